@@ -1,0 +1,70 @@
+//! `dozerc build` and `dozerc check`.
+
+use super::paths::Paths;
+use crate::catalog::TypeOrigin;
+use crate::codegen::{generate, write_crate, CrateOptions};
+use crate::diagnostics::render;
+use crate::Compiled;
+use std::path::{Path, PathBuf};
+
+/// What `build` produced.
+pub struct Built {
+    pub out_dir: PathBuf,
+    pub crate_name: String,
+    pub target_dir: PathBuf,
+    pub compiled: Compiled,
+}
+
+pub fn check(config: &Path) -> Result<(), String> {
+    let compiled = crate::compile(config).map_err(|e| render(&e))?;
+    report(&compiled);
+    println!("{} is valid", compiled.config.file.name);
+    Ok(())
+}
+
+pub fn build(config: &Path, out_dir: Option<&Path>) -> Result<Built, String> {
+    let compiled = crate::compile(config).map_err(|e| render(&e))?;
+    report(&compiled);
+    let home_dir = compiled.config.home_dir();
+    let paths = Paths::discover(&home_dir)?;
+    let out_dir = match out_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => home_dir.join("build").join(&compiled.config.config.app_name),
+    };
+    let rest = &compiled.config.config.api.rest;
+    let options = CrateOptions {
+        config_name: compiled.config.file.name.clone(),
+        runtime_path: paths.runtime.clone(),
+        target_dir: paths.target_dir.clone(),
+        home_dir,
+        rest_host: rest.host.clone(),
+        rest_port: rest.port,
+    };
+    let generated = generate(&compiled.pipeline, &options).map_err(|e| render(&e))?;
+    write_crate(&generated, &out_dir).map_err(|e| render(&e))?;
+    println!("wrote crate `{}` to {}", generated.crate_name, out_dir.display());
+    println!("run it:  (cd {} && cargo run --release)   or:  dozerc run -c {}", out_dir.display(), config.display());
+    Ok(Built { out_dir, crate_name: generated.crate_name, target_dir: paths.target_dir, compiled })
+}
+
+/// Prints the sources' columns (with inferred types marked) and the result tables.
+fn report(c: &Compiled) {
+    for source in &c.sources {
+        println!("source `{}` ({}):", source.table.name, source.table.location);
+        for (column, origin) in source.table.columns.iter().zip(&source.origins) {
+            let how = match origin {
+                TypeOrigin::Declared => "declared",
+                TypeOrigin::Inferred => "inferred",
+            };
+            println!("  {:<24} {:<10} {how}", column.name, column.ty.name());
+        }
+    }
+    for statement in &c.pipeline.statements {
+        let key = statement.key.column_names(&statement.columns);
+        let columns: Vec<String> = statement.columns.iter().map(|c| format!("{} {}", c.name, c.ty)).collect();
+        println!("table `{}` ({}), key [{}]", statement.name, columns.join(", "), key.join(", "));
+    }
+    for endpoint in &c.pipeline.endpoints {
+        println!("endpoint {} -> `{}`", endpoint.path, c.pipeline.table_name(endpoint.table));
+    }
+}

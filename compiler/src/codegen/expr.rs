@@ -1,0 +1,99 @@
+//! Expressions as Rust: every SQL expression becomes a Rust expression of type `Option<T>`
+//! (`None` is NULL). Fallible operators end in `?` inside functions returning
+//! `Result<_, EvalError>`.
+
+use super::names::ident;
+use super::types::rust_type;
+use crate::plan::{BinaryOp, Expr, ExprKind, Literal, SqlType};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// What names refer to where an expression is evaluated.
+pub struct Scope<'a> {
+    /// Field names of the input record, bound to `row`.
+    pub row_fields: &'a [String],
+}
+
+/// Rust code computing `e` as an `Option<T>`.
+pub fn expr(e: &Expr, scope: &Scope) -> TokenStream {
+    match &e.kind {
+        ExprKind::Column(i) => {
+            let field = ident(&scope.row_fields[*i]);
+            quote!(row.#field.clone())
+        }
+        ExprKind::Literal(literal) => self::literal(literal, e.ty),
+        ExprKind::Binary { op, left, right } => {
+            let (l, r) = (expr(left, scope), expr(right, scope));
+            match op {
+                BinaryOp::Add => quote!(expr::add(#l, #r)?),
+                BinaryOp::Sub => quote!(expr::sub(#l, #r)?),
+                BinaryOp::Mul => quote!(expr::mul(#l, #r)?),
+                BinaryOp::Div => quote!(expr::div(#l, #r)?),
+                BinaryOp::Rem => quote!(expr::rem(#l, #r)?),
+                BinaryOp::Eq => quote!(expr::eq(#l, #r)),
+                BinaryOp::NotEq => quote!(expr::ne(#l, #r)),
+                BinaryOp::Lt => quote!(expr::lt(#l, #r)),
+                BinaryOp::LtEq => quote!(expr::le(#l, #r)),
+                BinaryOp::Gt => quote!(expr::gt(#l, #r)),
+                BinaryOp::GtEq => quote!(expr::ge(#l, #r)),
+                BinaryOp::And => quote!(expr::and(#l, #r)),
+                BinaryOp::Or => quote!(expr::or(#l, #r)),
+                BinaryOp::Concat => quote!(expr::concat(#l, #r)),
+            }
+        }
+        ExprKind::Negate(inner) => {
+            let inner = expr(inner, scope);
+            quote!(expr::neg(#inner)?)
+        }
+        ExprKind::Not(inner) => {
+            let inner = expr(inner, scope);
+            quote!(expr::not(#inner))
+        }
+        ExprKind::IsNull { expr: inner, negated } => {
+            let inner = expr(inner, scope);
+            if *negated {
+                quote!(Some(#inner.is_some()))
+            } else {
+                quote!(Some(#inner.is_none()))
+            }
+        }
+        ExprKind::Cast(inner) => {
+            let (from, to) = (rust_type(inner.ty), rust_type(e.ty));
+            let inner = expr(inner, scope);
+            quote!(expr::cast::<#from, #to>(#inner)?)
+        }
+        ExprKind::GroupKey(i) => {
+            let i = syn::Index::from(*i);
+            quote!(key.#i.clone())
+        }
+        ExprKind::Aggregate(i) => {
+            let i = syn::Index::from(*i);
+            quote!(aggs.#i.value()?)
+        }
+    }
+}
+
+fn literal(literal: &Literal, ty: SqlType) -> TokenStream {
+    match literal {
+        Literal::Null => {
+            let t = rust_type(ty);
+            quote!(None::<#t>)
+        }
+        Literal::Int(v) if ty == SqlType::UInt => {
+            let v = *v as u64;
+            quote!(Some(#v))
+        }
+        Literal::Int(v) => quote!(Some(#v)),
+        Literal::Decimal(text) => {
+            // Parsed at build time, so the binary never parses text per row.
+            let d: rust_decimal::Decimal = text.parse().unwrap_or_default();
+            let (mantissa, scale) = (d.mantissa(), d.scale());
+            quote!(Some(Decimal::from_i128_with_scale(#mantissa, #scale)))
+        }
+        Literal::Float(v) => quote!(Some(Float(#v))),
+        Literal::Boolean(b) => quote!(Some(#b)),
+        Literal::String(s) => quote!(Some(String::from(#s))),
+        Literal::Timestamp(micros) => quote!(Timestamp::from_timestamp_micros(#micros)),
+        Literal::Date(days) => quote!(Date::from_num_days_from_ce_opt(#days)),
+    }
+}

@@ -1,0 +1,125 @@
+//! Code generation: the bound [`Pipeline`] becomes a standalone Rust crate.
+//!
+//! The emitted crate holds only what is specific to this pipeline: record structs
+//! (`records.rs`), one operator per statement and the wiring (`pipeline.rs`), endpoint
+//! declarations (`endpoints.rs`) and `main.rs`. Everything generic is in `dozer-runtime`.
+//! Rust is built with `quote!` and formatted with prettyplease; `Cargo.toml` comes from a tera
+//! template.
+
+mod crate_files;
+mod endpoints;
+mod expr;
+mod names;
+mod operators;
+mod pipeline;
+mod records;
+mod types;
+
+pub use crate_files::{crate_name, generate, write_crate, CrateOptions, GeneratedCrate};
+
+use crate::plan::{Input, Pipeline, SqlType, TableKey};
+use names::{field_names, type_name, UniqueNames};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+/// Rust names chosen for one table (source or statement result).
+pub struct TableNames {
+    /// The record struct, e.g. `SalesData` or `CustomerLifetimeValueRow`.
+    pub row_type: String,
+    /// The operator struct of a statement, e.g. `CustomerLifetimeValue`.
+    pub op_type: String,
+    /// The key type alias (`CustomerLifetimeValueKey`) or `RecordId`.
+    pub key_type: String,
+    /// Snake-case variable/field name, e.g. `customer_lifetime_value`.
+    pub var: String,
+    /// Field names of the record struct.
+    pub fields: Vec<String>,
+    pub key: TableKey,
+}
+
+impl TableNames {
+    pub fn key_tokens(&self) -> TokenStream {
+        let k = format_ident!("{}", self.key_type);
+        quote!(#k)
+    }
+}
+
+/// Names for every table of the pipeline: sources first, then statements.
+pub struct Names {
+    pub sources: Vec<TableNames>,
+    pub statements: Vec<TableNames>,
+}
+
+impl Names {
+    pub fn new(p: &Pipeline) -> Names {
+        let mut types = UniqueNames::default();
+        for reserved in ["Pipeline", "RecordId", "Record", "Value", "Delta", "Settings"] {
+            types.reserve(reserved);
+        }
+        let mut vars = UniqueNames::default();
+        let sources = p
+            .sources
+            .iter()
+            .map(|s| TableNames {
+                row_type: types.unique(type_name(&s.name)),
+                op_type: String::new(),
+                key_type: "RecordId".to_string(),
+                var: vars.unique(names::field_name(&s.name)),
+                fields: field_names(s.columns.iter().map(|c| c.name.as_str())),
+                key: TableKey::RecordId,
+            })
+            .collect();
+        let statements = p
+            .statements
+            .iter()
+            .map(|s| {
+                let base = type_name(&s.name);
+                TableNames {
+                    row_type: types.unique(format!("{base}Row")),
+                    op_type: types.unique(base.clone()),
+                    key_type: match s.key {
+                        TableKey::RecordId => "RecordId".to_string(),
+                        TableKey::Tuple { .. } => types.unique(format!("{base}Key")),
+                    },
+                    var: vars.unique(names::field_name(&s.name)),
+                    fields: field_names(s.columns.iter().map(|c| c.name.as_str())),
+                    key: s.key.clone(),
+                }
+            })
+            .collect();
+        Names { sources, statements }
+    }
+
+    pub fn table(&self, input: Input) -> &TableNames {
+        match input {
+            Input::Source(i) => &self.sources[i],
+            Input::Statement(i) => &self.statements[i],
+        }
+    }
+}
+
+/// `type XKey = (Option<A>, Option<B>);` for a tuple-keyed table.
+pub fn key_alias(names: &TableNames, doc: &str) -> TokenStream {
+    match &names.key {
+        TableKey::RecordId => quote!(),
+        TableKey::Tuple { types, .. } => {
+            let alias = format_ident!("{}", names.key_type);
+            let parts = types.iter().map(|t: &SqlType| {
+                let t = types::rust_type(*t);
+                quote!(Option<#t>)
+            });
+            let doc = self::doc(doc);
+            quote! {
+                #doc
+                pub type #alias = (#( #parts, )*);
+            }
+        }
+    }
+}
+
+
+/// Doc comment attributes, one `///` line per line of `text`.
+pub fn doc(text: &str) -> TokenStream {
+    let lines = text.lines().map(|l| format!(" {l}"));
+    quote!(#( #[doc = #lines] )*)
+}

@@ -1,0 +1,189 @@
+//! `pipeline.rs` operators: one specialized incremental operator per SQL statement.
+
+use super::expr::{expr, Scope};
+use super::names::ident;
+use super::types::rust_type;
+use super::TableNames;
+use crate::plan::{AggCall, AggFunc, Body, Expr, Statement};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+/// The operator struct and its `Operator` impl for one statement.
+pub fn operator(statement: &Statement, doc: &str, input: &TableNames, output: &TableNames) -> TokenStream {
+    match &statement.body {
+        Body::Project { filter, outputs } => project(statement, doc, input, output, filter.as_ref(), outputs),
+        Body::Aggregate { filter, keys, aggregates, outputs, having } => {
+            aggregate(statement, doc, input, output, filter.as_ref(), keys, aggregates, outputs, having.as_ref())
+        }
+    }
+}
+
+fn signature(input: &TableNames, output: &TableNames) -> TokenStream {
+    let (in_key, in_row) = (input.key_tokens(), format_ident!("{}", input.row_type));
+    let (out_key, out_row) = (output.key_tokens(), format_ident!("{}", output.row_type));
+    quote! {
+        type InKey = #in_key;
+        type In = #in_row;
+        type OutKey = #out_key;
+        type Out = #out_row;
+    }
+}
+
+fn filter_check(filter: Option<&Expr>, scope: &Scope, on_false: TokenStream) -> TokenStream {
+    match filter {
+        Some(f) => {
+            let f = expr(f, scope);
+            quote!(if !expr::is_true(#f) { #on_false })
+        }
+        None => quote!(),
+    }
+}
+
+fn project(statement: &Statement, doc: &str, input: &TableNames, output: &TableNames, filter: Option<&Expr>, outputs: &[Expr]) -> TokenStream {
+    let name = format_ident!("{}", output.op_type);
+    let doc = super::doc(doc);
+    let (in_row, out_row) = (format_ident!("{}", input.row_type), format_ident!("{}", output.row_type));
+    let scope = Scope { row_fields: &input.fields };
+    let check = filter_check(filter, &scope, quote!(return Ok(None);));
+    let fields = output.fields.iter().map(|f| ident(f));
+    let values = outputs.iter().map(|e| expr(e, &scope));
+    let signature = signature(input, output);
+    let _ = statement;
+    quote! {
+        #doc
+        #[derive(Default)]
+        pub struct #name;
+
+        impl #name {
+            /// The output row of one input row, or `None` when WHERE filters it out.
+            fn row(row: &#in_row) -> Result<Option<#out_row>, EvalError> {
+                #check
+                Ok(Some(#out_row { #( #fields: #values, )* }))
+            }
+        }
+
+        impl Operator for #name {
+            #signature
+
+            fn on_batch(&mut self, input: &[Delta<Self::InKey, Self::In>], out: &mut Vec<Delta<Self::OutKey, Self::Out>>) -> Result<(), EvalError> {
+                for change in input {
+                    let old = match &change.old { Some(row) => Self::row(row)?, None => None };
+                    let new = match &change.new { Some(row) => Self::row(row)?, None => None };
+                    if old != new {
+                        out.push(Delta { key: change.key.clone(), old, new });
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The accumulator type of one aggregate call.
+fn accumulator(call: &AggCall) -> TokenStream {
+    let arg_ty = call.arg.as_ref().map(|a| rust_type(a.ty));
+    match (call.func, arg_ty) {
+        (AggFunc::Count, _) => quote!(Count),
+        (AggFunc::Sum, Some(t)) => quote!(Sum<#t>),
+        (AggFunc::Avg, Some(t)) => quote!(Avg<#t>),
+        (AggFunc::Min, Some(t)) => quote!(Min<#t>),
+        (AggFunc::Max, Some(t)) => quote!(Max<#t>),
+        (_, None) => quote!(Count),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn aggregate(
+    statement: &Statement,
+    doc: &str,
+    input: &TableNames,
+    output: &TableNames,
+    filter: Option<&Expr>,
+    keys: &[Expr],
+    aggregates: &[AggCall],
+    outputs: &[Expr],
+    having: Option<&Expr>,
+) -> TokenStream {
+    let name = format_ident!("{}", output.op_type);
+    let doc = super::doc(doc);
+    let out_row = format_ident!("{}", output.row_type);
+    let key_type = output.key_tokens();
+    let scope = Scope { row_fields: &input.fields };
+    let accumulators: Vec<_> = aggregates.iter().map(accumulator).collect();
+    let aggs_type = quote!((#( #accumulators, )*));
+    let check = filter_check(filter, &scope, quote!(continue;));
+    let key_values = keys.iter().map(|k| expr(k, &scope));
+    let arg_names: Vec<_> = (0..aggregates.len()).map(|i| format_ident!("arg{}", i)).collect();
+    let arg_values = aggregates.iter().zip(&arg_names).filter_map(|(call, n)| {
+        call.arg.as_ref().map(|a| {
+            let v = expr(a, &scope);
+            quote!(let #n = #v;)
+        })
+    });
+    let updates = aggregates.iter().zip(&arg_names).enumerate().map(|(i, (call, n))| {
+        let i = syn::Index::from(i);
+        match (&call.func, &call.arg) {
+            (AggFunc::Count, None) => quote!(aggs.#i.add_row(weight)?;),
+            (AggFunc::Count, Some(_)) => quote!(aggs.#i.add(&#n, weight)?;),
+            _ => quote!(aggs.#i.add(#n, weight)?;),
+        }
+    });
+    let fields = output.fields.iter().map(|f| ident(f));
+    let values = outputs.iter().map(|e| expr(e, &scope));
+    let having_check = having.map(|h| {
+        let h = expr(h, &scope);
+        quote!(if !expr::is_true(#h) { return Ok(None); })
+    });
+    let constructor = if keys.is_empty() { quote!(GroupTable::global(Self::project)) } else { quote!(GroupTable::new(Self::project)) };
+    let state_name = &statement.name;
+    let signature = signature(input, output);
+    // `key` and `aggs` may be unused in a projection that needs neither.
+    quote! {
+        #doc
+        pub struct #name {
+            groups: GroupTable<#key_type, #aggs_type, #out_row>,
+        }
+
+        impl Default for #name {
+            fn default() -> Self {
+                #name { groups: #constructor }
+            }
+        }
+
+        impl #name {
+            /// The result row of one group (`None` when HAVING is not true).
+            #[allow(unused_variables)]
+            fn project(key: &#key_type, aggs: &#aggs_type) -> Result<Option<#out_row>, EvalError> {
+                #having_check
+                Ok(Some(#out_row { #( #fields: #values, )* }))
+            }
+        }
+
+        impl Operator for #name {
+            #signature
+
+            fn on_batch(&mut self, input: &[Delta<Self::InKey, Self::In>], out: &mut Vec<Delta<Self::OutKey, Self::Out>>) -> Result<(), EvalError> {
+                for change in input {
+                    for (row, weight) in change.weighted() {
+                        #check
+                        let key = (#( #key_values, )*);
+                        #( #arg_values )*
+                        self.groups.update(key, weight, |aggs| {
+                            #( #updates )*
+                            Ok(())
+                        })?;
+                    }
+                }
+                self.groups.drain_changes(out)
+            }
+
+            fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+                self.groups.checkpoint(&mut StateStore::open(txn, #state_name)?)
+            }
+
+            fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+                self.groups.restore(&StateStore::open(txn, #state_name)?)
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The logical plan: what the binder produces from SQL and codegen turns into Rust.
+//!
+//! A pipeline is a list of tables: sources first, then one result table per SQL statement, in
+//! statement order (a statement reads a source or an earlier result, so the order is already
+//! topological). Every table has typed columns and a primary key.
+
+mod expr;
+mod types;
+
+pub use expr::{AggCall, AggFunc, BinaryOp, Expr, ExprKind, Literal};
+pub use types::SqlType;
+
+use crate::diagnostics::Span;
+
+/// A column of a table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    /// As the user spelled it (source header, schema key or SQL alias).
+    pub name: String,
+    pub ty: SqlType,
+    pub nullable: bool,
+}
+
+/// How the rows of a table are keyed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TableKey {
+    /// A source row id (file and row number): projections of a source keep it.
+    RecordId,
+    /// A tuple of values (GROUP BY keys, or an aggregation's key carried through a projection);
+    /// `columns[i]` is the output column holding key part `i`, when visible.
+    Tuple { types: Vec<SqlType>, columns: Vec<Option<usize>> },
+}
+
+impl TableKey {
+    /// Names of the primary key columns, if all are visible.
+    pub fn column_names(&self, columns: &[Column]) -> Vec<String> {
+        match self {
+            TableKey::RecordId => Vec::new(),
+            TableKey::Tuple { columns: cols, .. } => {
+                cols.iter().flatten().map(|&i| columns[i].name.clone()).collect()
+            }
+        }
+    }
+}
+
+/// A source table as the catalog resolved it.
+#[derive(Clone, Debug)]
+pub struct SourceTable {
+    pub name: String,
+    pub columns: Vec<Column>,
+    /// Absolute folder or glob of the files.
+    pub location: String,
+    pub extension: String,
+}
+
+/// What a statement reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    Source(usize),
+    Statement(usize),
+}
+
+/// One `SELECT ... INTO` statement, bound and typed.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    /// The output table name as written after INTO.
+    pub name: String,
+    /// The statement's SQL text (for doc comments) and where it starts in the config.
+    pub sql: String,
+    pub line: usize,
+    pub input: Input,
+    pub columns: Vec<Column>,
+    pub key: TableKey,
+    pub body: Body,
+    pub span: Span,
+}
+
+/// The computation of a statement.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// `SELECT exprs FROM t [WHERE filter]`: one output row per input row.
+    Project { filter: Option<Expr>, outputs: Vec<Expr> },
+    /// `SELECT ... FROM t [WHERE filter] [GROUP BY keys] [HAVING having]`.
+    /// `outputs` and `having` are over `ExprKind::GroupKey` and `ExprKind::Aggregate`.
+    Aggregate {
+        filter: Option<Expr>,
+        keys: Vec<Expr>,
+        aggregates: Vec<AggCall>,
+        outputs: Vec<Expr>,
+        having: Option<Expr>,
+    },
+}
+
+/// An endpoint, resolved to the table it serves.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub name: String,
+    pub path: String,
+    pub table: Input,
+}
+
+/// The whole bound pipeline.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    pub app_name: String,
+    pub sources: Vec<SourceTable>,
+    pub statements: Vec<Statement>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+impl Pipeline {
+    pub fn columns(&self, input: Input) -> &[Column] {
+        match input {
+            Input::Source(i) => &self.sources[i].columns,
+            Input::Statement(i) => &self.statements[i].columns,
+        }
+    }
+
+    pub fn key(&self, input: Input) -> TableKey {
+        match input {
+            Input::Source(_) => TableKey::RecordId,
+            Input::Statement(i) => self.statements[i].key.clone(),
+        }
+    }
+
+    pub fn table_name(&self, input: Input) -> &str {
+        match input {
+            Input::Source(i) => &self.sources[i].name,
+            Input::Statement(i) => &self.statements[i].name,
+        }
+    }
+
+    /// Statements that (transitively) read source `source`, in execution order.
+    pub fn downstream_of(&self, source: usize) -> Vec<usize> {
+        let mut affected = Vec::new();
+        for (i, statement) in self.statements.iter().enumerate() {
+            let reads = match statement.input {
+                Input::Source(s) => s == source,
+                Input::Statement(s) => affected.contains(&s),
+            };
+            if reads {
+                affected.push(i);
+            }
+        }
+        affected
+    }
+}

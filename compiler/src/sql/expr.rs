@@ -1,0 +1,249 @@
+//! Binding scalar expressions: resolve names, type every node, insert implicit casts.
+
+use super::coerce::{coerce, parse_literal};
+use super::SqlSource;
+use crate::diagnostics::CompileError;
+use crate::plan::{BinaryOp, Column, Expr, ExprKind, Literal, SqlType};
+use sqlparser::ast::{self, Spanned};
+
+/// A hook that may bind a node itself (aggregates, group keys) before the generic rules apply.
+pub type Hook<'h> = dyn FnMut(&Binder, &ast::Expr) -> Option<Result<Expr, CompileError>> + 'h;
+
+/// Names visible to an expression: the columns of the one input table.
+pub struct Binder<'a> {
+    pub src: &'a SqlSource,
+    pub table: &'a str,
+    pub alias: Option<String>,
+    pub columns: &'a [Column],
+}
+
+impl Binder<'_> {
+    /// Binds an expression over input rows, where aggregate functions are not allowed.
+    pub fn bind_row(&self, e: &ast::Expr, place: &str) -> Result<Expr, CompileError> {
+        let mut hook = |b: &Binder, e: &ast::Expr| -> Option<Result<Expr, CompileError>> {
+            match e {
+                ast::Expr::Function(f) if super::aggregate::aggregate_name(f).is_some() => Some(Err(b
+                    .src
+                    .error(e.span(), format!("aggregate functions are not allowed in {place}"), "aggregate")
+                    .with_help("filter groups with HAVING instead"))),
+                _ => None,
+            }
+        };
+        self.bind(e, &mut hook)
+    }
+
+    /// Binds `e`, letting `hook` take over any node it recognises.
+    pub fn bind(&self, e: &ast::Expr, hook: &mut Hook) -> Result<Expr, CompileError> {
+        if let Some(bound) = hook(self, e) {
+            return bound;
+        }
+        let span = self.src.span(e.span());
+        let node = |kind, ty, nullable| Expr { kind, ty, nullable, span };
+        match e {
+            ast::Expr::Identifier(ident) => self.column(ident, e),
+            ast::Expr::CompoundIdentifier(parts) => self.qualified_column(parts, e),
+            ast::Expr::Nested(inner) => self.bind(inner, hook),
+            ast::Expr::Value(v) => self.literal(&v.value, e),
+            ast::Expr::BinaryOp { left, op, right } => {
+                let (l, r) = (self.bind(left, hook)?, self.bind(right, hook)?);
+                self.binary(e, l, op, r)
+            }
+            ast::Expr::UnaryOp { op, expr } => {
+                let inner = self.bind(expr, hook)?;
+                match op {
+                    ast::UnaryOperator::Plus if inner.ty.is_numeric() => Ok(inner),
+                    ast::UnaryOperator::Minus if inner.ty.is_numeric() => {
+                        let (ty, nullable) = (inner.ty, inner.nullable);
+                        Ok(node(ExprKind::Negate(Box::new(inner)), ty, nullable))
+                    }
+                    ast::UnaryOperator::Not => {
+                        let inner = self.expect_bool(inner, expr)?;
+                        let nullable = inner.nullable;
+                        Ok(node(ExprKind::Not(Box::new(inner)), SqlType::Boolean, nullable))
+                    }
+                    _ => Err(self.src.error(e.span(), format!("`{op}` cannot be applied to a {} value", inner.ty), "here")),
+                }
+            }
+            ast::Expr::IsNull(inner) | ast::Expr::IsNotNull(inner) => {
+                let bound = self.bind(inner, hook)?;
+                let negated = matches!(e, ast::Expr::IsNotNull(_));
+                Ok(node(ExprKind::IsNull { expr: Box::new(bound), negated }, SqlType::Boolean, false))
+            }
+            ast::Expr::Cast { expr: inner, data_type, .. } => {
+                let bound = self.bind(inner, hook)?;
+                let target = cast_target(data_type).ok_or_else(|| {
+                    self.src.error(e.span(), format!("casting to {data_type} is not supported yet"), "unsupported type")
+                        .with_help("casts between Int, Decimal and Float (INT, BIGINT, NUMERIC, DECIMAL, FLOAT, DOUBLE PRECISION) are supported")
+                })?;
+                coerce(bound, target).map_err(|m| self.src.error(e.span(), m, "this cast"))
+            }
+            ast::Expr::Function(f) => Err(self
+                .src
+                .error(e.span(), format!("unknown or unsupported function `{}`", f.name), "not supported")
+                .with_help("supported functions: SUM, COUNT, AVG, MIN, MAX")),
+            other => Err(self
+                .src
+                .error(other.span(), format!("unsupported expression `{other}`"), "not supported yet")
+                .with_help("use columns, literals, arithmetic (+ - * / %), comparisons, AND/OR/NOT, IS [NOT] NULL, CAST and aggregates")),
+        }
+    }
+
+    fn column(&self, ident: &ast::Ident, e: &ast::Expr) -> Result<Expr, CompileError> {
+        let index = find_column(self.columns, ident).ok_or_else(|| {
+            let names = self.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>();
+            let mut err = self.src.error(e.span(), format!("unknown column `{}` in `{}`", ident.value, self.table), "not a column of this table");
+            err = match crate::diagnostics::closest(&ident.value, names.iter().copied()) {
+                Some(near) => err.with_help(format!("did you mean `{near}`? The columns are: {}", names.join(", "))),
+                None => err.with_help(format!("the columns of `{}` are: {}", self.table, names.join(", "))),
+            };
+            err
+        })?;
+        let c = &self.columns[index];
+        Ok(Expr { kind: ExprKind::Column(index), ty: c.ty, nullable: c.nullable, span: self.src.span(e.span()) })
+    }
+
+    fn qualified_column(&self, parts: &[ast::Ident], e: &ast::Expr) -> Result<Expr, CompileError> {
+        let [qualifier, name] = parts else {
+            return Err(self.src.error(e.span(), format!("`{e}` has too many parts"), "use `table.column` or `column`"));
+        };
+        let matches_table = qualifier.value.eq_ignore_ascii_case(self.table)
+            || self.alias.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(&qualifier.value));
+        if !matches_table {
+            return Err(self.src.error(qualifier.span, format!("unknown table `{}`", qualifier.value), "not in FROM")
+                .with_help(format!("this statement reads `{}`{}", self.table, self.alias.as_ref().map(|a| format!(" (as `{a}`)")).unwrap_or_default())));
+        }
+        self.column(name, e)
+    }
+
+    fn literal(&self, v: &ast::Value, e: &ast::Expr) -> Result<Expr, CompileError> {
+        let span = self.src.span(e.span());
+        let (literal, ty) = match v {
+            ast::Value::Number(text, _) => number_literal(text).ok_or_else(|| self.src.error(e.span(), format!("`{text}` is out of range"), "number"))?,
+            ast::Value::SingleQuotedString(s) => (Literal::String(s.clone()), SqlType::String),
+            ast::Value::Boolean(b) => (Literal::Boolean(*b), SqlType::Boolean),
+            ast::Value::Null => (Literal::Null, SqlType::Null),
+            other => return Err(self.src.error(e.span(), format!("unsupported literal `{other}`"), "not supported yet")),
+        };
+        let nullable = ty == SqlType::Null;
+        Ok(Expr { kind: ExprKind::Literal(literal), ty, nullable, span })
+    }
+
+    fn expect_bool(&self, expr: Expr, at: &ast::Expr) -> Result<Expr, CompileError> {
+        coerce(expr, SqlType::Boolean).map_err(|_| self.src.error(at.span(), "expected a Boolean expression", "not a Boolean"))
+    }
+
+    fn binary(&self, e: &ast::Expr, l: Expr, op: &ast::BinaryOperator, r: Expr) -> Result<Expr, CompileError> {
+        use ast::BinaryOperator as B;
+        let op = match op {
+            B::Plus => BinaryOp::Add,
+            B::Minus => BinaryOp::Sub,
+            B::Multiply => BinaryOp::Mul,
+            B::Divide => BinaryOp::Div,
+            B::Modulo => BinaryOp::Rem,
+            B::Eq => BinaryOp::Eq,
+            B::NotEq => BinaryOp::NotEq,
+            B::Lt => BinaryOp::Lt,
+            B::LtEq => BinaryOp::LtEq,
+            B::Gt => BinaryOp::Gt,
+            B::GtEq => BinaryOp::GtEq,
+            B::And => BinaryOp::And,
+            B::Or => BinaryOp::Or,
+            B::StringConcat => BinaryOp::Concat,
+            other => return Err(self.src.error(e.span(), format!("operator `{other}` is not supported yet"), "unsupported operator")),
+        };
+        let span = self.src.span(e.span());
+        let mismatch = |l: &Expr, r: &Expr| {
+            self.src
+                .error(e.span(), format!("cannot apply `{}` to {} and {}", op_text(op), l.ty, r.ty), "type mismatch")
+                .with_help(match op {
+                    _ if op.is_arithmetic() => "arithmetic needs numbers (Int, UInt, Decimal, Float); CAST the operands".to_string(),
+                    BinaryOp::And | BinaryOp::Or => "AND and OR need Boolean operands, e.g. comparisons".to_string(),
+                    BinaryOp::Concat => "|| joins String values".to_string(),
+                    _ => "compare values of the same kind (numbers with numbers, text with text, dates with dates)".to_string(),
+                })
+        };
+        let nullable = l.nullable || r.nullable;
+        let (target, result) = if op.is_arithmetic() {
+            let t = SqlType::numeric_union(l.ty, r.ty).filter(|t| t.is_numeric()).ok_or_else(|| mismatch(&l, &r))?;
+            (t, t)
+        } else if op.is_comparison() {
+            let t = comparison_type(&l, &r).ok_or_else(|| mismatch(&l, &r))?;
+            (t, SqlType::Boolean)
+        } else if op == BinaryOp::Concat {
+            if !(l.ty.is_text() || l.ty == SqlType::Null) || !(r.ty.is_text() || r.ty == SqlType::Null) {
+                return Err(mismatch(&l, &r));
+            }
+            (SqlType::String, SqlType::String)
+        } else {
+            (SqlType::Boolean, SqlType::Boolean)
+        };
+        let (l2, r2) = match (coerce(l.clone(), target), coerce(r.clone(), target)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(m), _) | (_, Err(m)) => return Err(mismatch(&l, &r).with_help(m)),
+        };
+        Ok(Expr { kind: ExprKind::Binary { op, left: Box::new(l2), right: Box::new(r2) }, ty: result, nullable, span })
+    }
+}
+
+/// The type both sides of a comparison are converted to. A quoted literal takes the other side's type.
+fn comparison_type(l: &Expr, r: &Expr) -> Option<SqlType> {
+    let is_text_literal = |e: &Expr| matches!(e.kind, ExprKind::Literal(Literal::String(_)));
+    match (is_text_literal(l), is_text_literal(r)) {
+        (true, false) if parse_literal_ok(l, r.ty) => Some(r.ty),
+        (false, true) if parse_literal_ok(r, l.ty) => Some(l.ty),
+        _ => SqlType::comparison_union(l.ty, r.ty),
+    }
+}
+
+fn parse_literal_ok(e: &Expr, ty: SqlType) -> bool {
+    matches!(&e.kind, ExprKind::Literal(Literal::String(s)) if parse_literal(s, ty).is_ok())
+}
+
+fn number_literal(text: &str) -> Option<(Literal, SqlType)> {
+    if let Ok(i) = text.parse::<i64>() {
+        return Some((Literal::Int(i), SqlType::Int));
+    }
+    if text.contains(['e', 'E']) {
+        return text.parse::<f64>().ok().map(|f| (Literal::Float(f), SqlType::Float));
+    }
+    text.parse::<rust_decimal::Decimal>().ok().map(|_| (Literal::Decimal(text.to_string()), SqlType::Decimal))
+}
+
+fn cast_target(data_type: &ast::DataType) -> Option<SqlType> {
+    let name = data_type.to_string().to_ascii_uppercase();
+    let base = name.split('(').next().unwrap_or("").trim();
+    Some(match base {
+        "INT" | "INTEGER" | "BIGINT" | "SMALLINT" | "INT2" | "INT4" | "INT8" => SqlType::Int,
+        "NUMERIC" | "DECIMAL" => SqlType::Decimal,
+        "FLOAT" | "FLOAT8" | "FLOAT4" | "REAL" | "DOUBLE" | "DOUBLE PRECISION" => SqlType::Float,
+        _ => return None,
+    })
+}
+
+pub fn op_text(op: BinaryOp) -> &'static str {
+    match op {
+        BinaryOp::Add => "+",
+        BinaryOp::Sub => "-",
+        BinaryOp::Mul => "*",
+        BinaryOp::Div => "/",
+        BinaryOp::Rem => "%",
+        BinaryOp::Eq => "=",
+        BinaryOp::NotEq => "<>",
+        BinaryOp::Lt => "<",
+        BinaryOp::LtEq => "<=",
+        BinaryOp::Gt => ">",
+        BinaryOp::GtEq => ">=",
+        BinaryOp::And => "AND",
+        BinaryOp::Or => "OR",
+        BinaryOp::Concat => "||",
+    }
+}
+
+/// Resolves an identifier: exact when quoted, case-insensitive otherwise.
+pub fn find_column(columns: &[Column], ident: &ast::Ident) -> Option<usize> {
+    if ident.quote_style.is_some() {
+        columns.iter().position(|c| c.name == ident.value)
+    } else {
+        columns.iter().position(|c| c.name.eq_ignore_ascii_case(&ident.value))
+    }
+}

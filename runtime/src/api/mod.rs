@@ -1,0 +1,36 @@
+//! The APIs over the cache: REST (axum) with Dozer's routes and query language, and the
+//! OpenAPI document. gRPC comes later and will share [`EndpointApi`].
+
+mod endpoint;
+mod error;
+mod filter;
+#[cfg(test)]
+mod fixtures;
+mod openapi;
+mod query;
+mod rest;
+mod sort;
+#[cfg(test)]
+mod tests;
+
+pub use endpoint::{EndpointApi, TypedEndpoint};
+pub use error::ApiError;
+pub use query::{CmpOp, Filter, OrderBy, Query, DEFAULT_LIMIT, MAX_LIMIT};
+pub use rest::{bind, router, serve, ApiState, POSITION_HEADER};
+
+use crate::types::FieldDef;
+
+/// What the generated crate declares about one endpoint.
+#[derive(Clone, Copy, Debug)]
+pub struct EndpointDecl {
+    /// `endpoints[].name`.
+    pub name: &'static str,
+    /// `endpoints[].path`, starting with `/`.
+    pub path: &'static str,
+    /// The result table served.
+    pub table_name: &'static str,
+    /// The table's columns.
+    pub fields: &'static [FieldDef],
+    /// Names of the primary key columns (empty when the key is a hidden record id).
+    pub primary_key: &'static [&'static str],
+}

@@ -1,0 +1,268 @@
+//! The REST server: Dozer's routes over every endpoint, plus `/health`, `/` and
+//! `/openapi.json`.
+//!
+//! Every response, errors included, is JSON and carries `x-dozer-position`, so that a client
+//! can tell how far the pipeline had got. Request bodies are decoded here rather than by axum's
+//! `Json` extractor, so that every 400 names the bad part of the request in our own words.
+
+use super::query::{check_limit, Query};
+use super::{openapi, ApiError, EndpointApi};
+use crate::cache::Store;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// The header holding the commit position a response reflects.
+pub const POSITION_HEADER: HeaderName = HeaderName::from_static("x-dozer-position");
+
+/// What the server needs: the cache and the endpoints over it.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub endpoints: Vec<Arc<dyn EndpointApi>>,
+    pub app_name: &'static str,
+}
+
+type Endpoint = Arc<dyn EndpointApi>;
+
+/// The REST API. Per endpoint with `path` `/p`: `GET /p` (first page, `?limit=&skip=`),
+/// `GET /p/{id}`, `POST /p/query` and `POST /p/count` (body: the query language).
+///
+/// # Panics
+/// If two endpoints share a path, or a path is `/`, `/health` or `/openapi.json` (axum refuses
+/// overlapping routes): `dozerc` rejects such configs before generating code.
+pub fn router(state: ApiState) -> Router {
+    let document = Bytes::from(openapi::document(state.app_name, &state.endpoints).to_string());
+    let mut router = Router::new()
+        .route("/", get(list_endpoints))
+        .route("/health", get(health))
+        .with_state(state.clone())
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(CONTENT_TYPE, "application/json")], document) }),
+        );
+    for endpoint in &state.endpoints {
+        router = router.merge(endpoint_routes(endpoint.clone()));
+    }
+    router
+        .fallback(|method: Method, uri: Uri| async move {
+            ApiError::not_found(format!(
+                "no route for {method} {}; GET / lists the endpoints",
+                uri.path()
+            ))
+        })
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+        })
+        .layer(middleware::from_fn_with_state(state.store, add_position))
+}
+
+fn endpoint_routes(endpoint: Endpoint) -> Router {
+    let base = endpoint.decl().path.trim_end_matches('/');
+    // `GET /p/query` and `GET /p/count` hit the static routes before `/p/{id}`: serve them as
+    // ids too, so that a row whose key is "query" stays reachable.
+    let literal_id = |id: &'static str| {
+        move |state: State<Endpoint>| get_record(state, Ok(Path(id.to_string())))
+    };
+    Router::new()
+        .route(base, get(list_records))
+        .route(&format!("{base}/"), get(list_records))
+        .route(&format!("{base}/{{id}}"), get(get_record))
+        .route(
+            &format!("{base}/query"),
+            get(literal_id("query")).post(query_records),
+        )
+        .route(
+            &format!("{base}/count"),
+            get(literal_id("count")).post(count_records),
+        )
+        .with_state(endpoint)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight requests
+/// finish.
+pub async fn serve(
+    state: ApiState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds the REST port. The error says which port and which config key changes it, since the
+/// usual cause is a second pipeline (or an old one still running) on the same port.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        use std::io::ErrorKind;
+        let port = addr.port();
+        let why = match e.kind() {
+            ErrorKind::AddrInUse => format!(
+                "port {port} is already in use; stop the program using it or set another port with `api.rest.port`"
+            ),
+            ErrorKind::PermissionDenied => {
+                format!("no permission to listen on port {port}; choose a port above 1023 with `api.rest.port`")
+            }
+            ErrorKind::AddrNotAvailable => {
+                format!("{} is not an address of this machine; change `api.rest.host`", addr.ip())
+            }
+            _ => e.to_string(),
+        };
+        std::io::Error::new(e.kind(), format!("cannot serve the REST API on {addr}: {why}"))
+    })
+}
+
+/// Adds `x-dozer-position` to every response. It is read just before the handler takes its own
+/// snapshot, so the response reflects at least this position (commits only move forward).
+async fn add_position(State(store): State<Store>, request: Request, next: Next) -> Response {
+    let position = store.position();
+    let mut response = next.run(request).await;
+    match position {
+        Ok(position) => {
+            response
+                .headers_mut()
+                .insert(POSITION_HEADER, HeaderValue::from(position));
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the commit position"),
+    }
+    response
+}
+
+async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let position = state.store.position()?;
+    Ok(Json(json!({ "status": "SERVING", "position": position })))
+}
+
+async fn list_endpoints(State(state): State<ApiState>) -> Json<Value> {
+    let endpoints: Vec<Value> = state
+        .endpoints
+        .iter()
+        .map(|e| {
+            let d = e.decl();
+            json!({
+                "name": d.name,
+                "path": d.path,
+                "table_name": d.table_name,
+                "primary_key": d.primary_key,
+                "fields": d.fields,
+            })
+        })
+        .collect();
+    Json(Value::Array(endpoints))
+}
+
+async fn list_records(State(endpoint): State<Endpoint>, uri: Uri) -> Result<Json<Value>, ApiError> {
+    let query = list_params(&uri)?;
+    let rows = blocking(move || endpoint.query(&query)).await?;
+    Ok(Json(Value::Array(rows)))
+}
+
+/// `?limit=&skip=` of `GET /p`: anything else is a 400 rather than silently ignored.
+fn list_params(uri: &Uri) -> Result<Query, ApiError> {
+    let params = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))?;
+    let mut query = Query::default();
+    for (name, value) in params.0 {
+        let number = || {
+            value.trim().parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "{name}: expected a non-negative integer, found `{value}`"
+                ))
+            })
+        };
+        match name.as_str() {
+            "limit" => query.limit = Some(check_limit(number()?, "limit")?),
+            "skip" => query.skip = number()?,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter `{name}`; expected limit, skip (use POST {}/query to filter)",
+                    uri.path().trim_end_matches('/')
+                )))
+            }
+        }
+    }
+    Ok(query)
+}
+
+async fn get_record(
+    State(endpoint): State<Endpoint>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::bad_request(format!("id: {}", e.body_text())))?;
+    let name = endpoint.decl().name;
+    let (row, id) = blocking(move || endpoint.get(&id).map(|row| (row, id))).await?;
+    row.map(Json).ok_or_else(|| {
+        ApiError::not_found(format!("endpoint `{name}` has no record with id `{id}`"))
+    })
+}
+
+async fn query_records(
+    State(endpoint): State<Endpoint>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let query = body_query(&endpoint, &headers, body)?;
+    let rows = blocking(move || endpoint.query(&query)).await?;
+    Ok(Json(Value::Array(rows)))
+}
+
+async fn count_records(
+    State(endpoint): State<Endpoint>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let query = body_query(&endpoint, &headers, body)?;
+    let count = blocking(move || endpoint.count(&query)).await?;
+    Ok(Json(Value::from(count)))
+}
+
+/// Decodes a query body. An empty body needs no content type (`curl -X POST .../query`); a
+/// non-empty one must not claim to be something other than JSON (e.g. `curl -d` without
+/// `-H 'Content-Type: application/json'` sends a form type).
+fn body_query(
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Query, ApiError> {
+    let body = body.map_err(|e| {
+        ApiError::bad_request(format!("cannot read the request body: {}", e.body_text()))
+    })?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        if let Some(content_type) = headers.get(CONTENT_TYPE) {
+            let text = String::from_utf8_lossy(content_type.as_bytes());
+            let mime = text
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            if mime != "application/json" && !mime.ends_with("+json") {
+                return Err(ApiError::bad_request(format!(
+                    "the request body must be JSON: expected Content-Type: application/json, found `{text}`"
+                )));
+            }
+        }
+    }
+    Query::from_body(&body, endpoint.decl().fields)
+}
+
+/// Runs a redb read off the async workers: a filtered count or a sort scans the whole table.
+async fn blocking<R: Send + 'static>(
+    work: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(format!("the request failed: {e}")))?
+}

@@ -1,0 +1,314 @@
+//! The REST router end to end: a real redb store in a tempdir, requests through
+//! `tower::ServiceExt::oneshot` (no socket).
+
+use super::fixtures::{sample_rows, store_with_rows, Key, Row, DECL};
+use super::*;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct Server {
+    router: axum::Router,
+    _dir: tempfile::TempDir,
+}
+
+fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_rows(dir.path(), &sample_rows());
+    let endpoint: Arc<dyn EndpointApi> =
+        Arc::new(TypedEndpoint::<Key, Row>::new(store.clone(), DECL));
+    let state = ApiState {
+        store,
+        endpoints: vec![endpoint],
+        app_name: "shop",
+    };
+    Server {
+        router: router(state),
+        _dir: dir,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    position: Option<String>,
+    body: Value,
+}
+
+impl Server {
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let position = response
+            .headers()
+            .get("x-dozer-position")
+            .map(|v| v.to_str().unwrap().to_string());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body =
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {bytes:?}"));
+        Reply {
+            status,
+            position,
+            body,
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Reply {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    async fn post(&self, uri: &str, body: &str) -> Reply {
+        let request = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+        self.send(request.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    /// The message of an error reply with `status`.
+    async fn error(&self, reply: Reply, status: StatusCode) -> String {
+        assert_eq!(reply.status, status, "{}", reply.body);
+        assert_eq!(reply.body["error"]["status"], status.as_u16());
+        reply.body["error"]["message"].as_str().unwrap().to_string()
+    }
+}
+
+fn ns(body: &Value) -> Vec<i64> {
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["n"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn lists_and_gets_records() {
+    let s = server();
+    let list = s.get("/sales").await;
+    assert_eq!(list.status, StatusCode::OK);
+    // The store was written without bumping the position: the header still says where we are.
+    assert_eq!(list.position.as_deref(), Some("0"));
+    assert_eq!(ns(&list.body), [3, 4, 2, 1]);
+    assert_eq!(
+        list.body[1],
+        json!({"Country": "ES", "Total": "20", "n": 4})
+    );
+    let keys: Vec<&String> = list.body[1].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["Country", "Total", "n"]);
+    assert_eq!(ns(&s.get("/sales?limit=2&skip=1").await.body), [4, 2]);
+    assert_eq!(
+        ns(&s.get("/sales/?limit=1").await.body),
+        [3],
+        "a trailing slash lists too"
+    );
+
+    let uk = s.get("/sales/UK").await;
+    assert_eq!(
+        (uk.status, uk.body["n"].clone()),
+        (StatusCode::OK, json!(1))
+    );
+    assert_eq!(s.get("/sales/null").await.body["n"], 3);
+    let missing = s.get("/sales/Narnia").await;
+    assert!(missing.position.is_some());
+    assert_eq!(
+        s.error(missing, StatusCode::NOT_FOUND).await,
+        "endpoint `sales` has no record with id `Narnia`"
+    );
+}
+
+#[tokio::test]
+async fn queries_and_counts() {
+    let s = server();
+    let body = r#"{"$filter": {"Total": {"$gte": 20}}, "$order_by": {"Total": "asc", "n": "desc"}, "$limit": 2, "$skip": 1}"#;
+    let reply = s.post("/sales/query", body).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(ns(&reply.body), [2, 3]);
+    assert_eq!(ns(&s.post("/sales/query", "").await.body), [3, 4, 2, 1]);
+    assert_eq!(ns(&s.post("/sales/query", "{}").await.body), [3, 4, 2, 1]);
+    let or = r#"{"$filter": {"$or": [{"Country": null}, {"country": {"$in": ["UK", "ES"]}}]}}"#;
+    assert_eq!(ns(&s.post("/sales/query", or).await.body), [3, 4, 1]);
+
+    let count = s
+        .post("/sales/count", r#"{"$filter": {"Total": 20}, "$limit": 1}"#)
+        .await;
+    assert_eq!((count.status, count.body), (StatusCode::OK, json!(2)));
+    assert_eq!(s.post("/sales/count", "").await.body, json!(4));
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_bad_part() {
+    let s = server();
+    let e = s
+        .error(
+            s.post("/sales/query", "{\"$filter\": ").await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert!(
+        e.starts_with("request body is not JSON: EOF while parsing"),
+        "{e}"
+    );
+    let e = s
+        .error(
+            s.post("/sales/query", r#"{"$filter": {"Foo": 1}}"#).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert_eq!(
+        e,
+        "unknown field `Foo` in $filter; fields are: Country, Total, n"
+    );
+    let e = s
+        .error(
+            s.post("/sales/count", r#"{"$filter": {"n": "abc"}}"#).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert_eq!(e, "$filter.n: `abc` is not an Int");
+    let e = s
+        .error(
+            s.post("/sales/query", r#"{"$limt": 5}"#).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert_eq!(
+        e,
+        "unknown key `$limt` in query; expected $filter, $order_by, $limit, $skip"
+    );
+    let e = s
+        .error(s.get("/sales?limit=10001").await, StatusCode::BAD_REQUEST)
+        .await;
+    assert!(
+        e.starts_with("limit: 10001 is above the maximum of 10000"),
+        "{e}"
+    );
+    let e = s
+        .error(s.get("/sales?limit=x").await, StatusCode::BAD_REQUEST)
+        .await;
+    assert_eq!(e, "limit: expected a non-negative integer, found `x`");
+    let e = s
+        .error(s.get("/sales?filter=1").await, StatusCode::BAD_REQUEST)
+        .await;
+    assert_eq!(
+        e,
+        "unknown query parameter `filter`; expected limit, skip (use POST /sales/query to filter)"
+    );
+
+    let form = Request::post("/sales/query")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("{}"))
+        .unwrap();
+    let e = s.error(s.send(form).await, StatusCode::BAD_REQUEST).await;
+    assert_eq!(
+        e,
+        "the request body must be JSON: expected Content-Type: application/json, found `application/x-www-form-urlencoded`"
+    );
+    let untyped = Request::post("/sales/count")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(
+        s.send(untyped).await.body,
+        json!(4),
+        "no content type: assume JSON"
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_json_errors() {
+    let s = server();
+    let reply = s.get("/nope").await;
+    assert!(reply.position.is_some());
+    assert_eq!(
+        s.error(reply, StatusCode::NOT_FOUND).await,
+        "no route for GET /nope; GET / lists the endpoints"
+    );
+    let e = s
+        .error(s.post("/sales", "{}").await, StatusCode::METHOD_NOT_ALLOWED)
+        .await;
+    assert_eq!(e, "POST is not allowed on /sales");
+    // `GET /sales/query` is the record whose key is "query".
+    let e = s
+        .error(s.get("/sales/query").await, StatusCode::NOT_FOUND)
+        .await;
+    assert_eq!(e, "endpoint `sales` has no record with id `query`");
+}
+
+#[tokio::test]
+async fn describes_itself() {
+    let s = server();
+    let health = s.get("/health").await;
+    assert_eq!(health.body, json!({"status": "SERVING", "position": 0}));
+    let root = s.get("/").await;
+    assert_eq!(
+        root.body,
+        json!([{
+            "name": "sales", "path": "/sales", "table_name": "sales_by_country", "primary_key": ["Country"],
+            "fields": [
+                {"name": "Country", "type": "String", "nullable": true},
+                {"name": "Total", "type": "Decimal", "nullable": false},
+                {"name": "n", "type": "Int", "nullable": false},
+            ],
+        }])
+    );
+    let doc = s.get("/openapi.json").await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.position.is_some());
+    assert_eq!(doc.body["openapi"], "3.0.3");
+    assert_eq!(doc.body["info"]["title"], "shop");
+    let row = &doc.body["components"]["schemas"]["sales"];
+    assert_eq!(
+        row["properties"]["Country"],
+        json!({"type": "string", "nullable": true})
+    );
+    assert_eq!(row["properties"]["Total"]["type"], "string");
+    assert_eq!(
+        row["properties"]["n"],
+        json!({"type": "integer", "format": "int64"})
+    );
+    for path in ["/sales", "/sales/{id}", "/sales/query", "/sales/count"] {
+        assert!(doc.body["paths"][path].is_object(), "{path}");
+    }
+    let query = &doc.body["components"]["schemas"]["salesQuery"]["properties"];
+    assert_eq!(query["$limit"]["maximum"], 10_000);
+    assert_eq!(query["$filter"]["$ref"], "#/components/schemas/salesFilter");
+}
+
+#[tokio::test]
+async fn position_header_follows_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_rows(dir.path(), &sample_rows());
+    let txn = store.begin_write().unwrap();
+    // What the driver's commit does (`bump_position` is private to the cache module).
+    let meta = redb::TableDefinition::<&str, u64>::new("meta");
+    txn.open_table(meta).unwrap().insert("position", 1).unwrap();
+    txn.commit().unwrap();
+    let state = ApiState {
+        store,
+        endpoints: Vec::new(),
+        app_name: "shop",
+    };
+    let reply = Server {
+        router: router(state),
+        _dir: dir,
+    }
+    .get("/health")
+    .await;
+    assert_eq!(reply.position.as_deref(), Some("1"));
+    assert_eq!(reply.body["position"], 1);
+}
+
+#[tokio::test]
+async fn bind_names_the_port_and_config_key() {
+    let first = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = first.local_addr().unwrap();
+    let e = bind(addr).await.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    let message = e.to_string();
+    assert!(
+        message.contains(&format!("port {} is already in use", addr.port())),
+        "{message}"
+    );
+    assert!(message.contains("`api.rest.port`"), "{message}");
+}

@@ -1,0 +1,13 @@
+//! The redb database of one pipeline: endpoint rows, operator state and source positions live
+//! in one file, so that one write transaction commits all three atomically.
+//!
+//! Table names: `endpoint/<name>` (cache rows), `state/<operator>` (operator state),
+//! `source/<name>` (what each source has delivered) and `meta` (the commit position).
+
+mod endpoint;
+mod state;
+pub(crate) mod store;
+
+pub use endpoint::EndpointTable;
+pub use state::StateStore;
+pub use store::{read_position, Store, StoreError};

@@ -1,0 +1,47 @@
+//! `dozer-runtime`: everything generic that a pipeline emitted by `dozerc` links against.
+//!
+//! Generated crates hold what is specific to one pipeline (record structs, the expressions of
+//! each SQL statement, the wiring); this crate holds the machinery they share:
+//!
+//! * [`types`]: SQL values, field types, records, keys and the change model ([`types::Delta`]).
+//! * [`expr`]: SQL scalar semantics (three-valued logic, checked arithmetic, casts).
+//! * [`ops`]: incremental operator building blocks (group tables, aggregates with retractions).
+//! * [`sources`]: connectors (local CSV files today).
+//! * [`cache`]: the redb database holding endpoint rows, operator state and source positions.
+//! * [`api`]: the REST server, its query language and the OpenAPI document.
+//! * [`app`]: the driver loop that ties a source transaction to one atomic commit.
+
+pub mod api;
+pub mod app;
+pub mod cache;
+pub mod expr;
+pub mod ops;
+pub mod sources;
+pub mod types;
+
+/// Re-exports so that generated crates depend on `dozer-runtime` alone.
+pub mod reexports {
+    pub use chrono;
+    pub use redb;
+    pub use rust_decimal;
+    pub use serde;
+    pub use serde_json;
+}
+
+/// What generated code imports with `use dozer_runtime::prelude::*;`.
+pub mod prelude {
+    pub use crate::cache::{EndpointTable, StateStore};
+    pub use crate::expr::{self, EvalError};
+    pub use crate::api::{EndpointApi, EndpointDecl, TypedEndpoint};
+    pub use crate::app::{decode_batch, PipelineError, Settings};
+    pub use crate::cache::{Store, StoreError};
+    pub use crate::ops::{Avg, Count, GroupTable, Max, Min, Operator, Sum};
+    pub use crate::sources::CsvTableSpec;
+    pub use redb::WriteTransaction;
+    pub use std::sync::Arc;
+    pub use crate::types::{
+        Date, Decimal, Delta, FieldDef, FieldType, FieldValue, Float, Json, Record, RecordId,
+        SourceRecord, TableKey, Timestamp, TypeError, Value,
+    };
+    pub use crate::reexports::serde::{Deserialize, Serialize};
+}

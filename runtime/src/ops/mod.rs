@@ -1,0 +1,13 @@
+//! Incremental operator building blocks. Generated operators combine these with the
+//! pipeline's own typed expressions.
+//!
+//! Every operator consumes a batch of [`Delta`](crate::types::Delta)s and emits the **net**
+//! change per output key once per batch.
+
+mod aggregates;
+mod group;
+mod operator;
+
+pub use aggregates::{Avg, Count, Max, Min, Sum, SumValue};
+pub use group::GroupTable;
+pub use operator::Operator;

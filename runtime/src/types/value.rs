@@ -1,0 +1,282 @@
+//! Dynamic values: used where types are only known at run time (source decoding, API filters).
+//! The per-row pipeline itself works on typed structs.
+
+use super::{Date, Decimal, FieldType, Float, Json, Timestamp};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// One SQL value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Null,
+    Int(i64),
+    UInt(u64),
+    Float(Float),
+    Decimal(Decimal),
+    Boolean(bool),
+    /// `String` and `Text` columns.
+    String(String),
+    Date(Date),
+    Timestamp(Timestamp),
+    Json(Json),
+    Binary(Vec<u8>),
+}
+
+/// A value that does not fit the declared type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct TypeError {
+    pub message: String,
+}
+
+impl TypeError {
+    pub fn new(message: impl Into<String>) -> Self {
+        TypeError { message: message.into() }
+    }
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// Parses text (a CSV field, a URL segment) as a value of `ty`. Empty text is not NULL here:
+    /// callers decide what means NULL.
+    pub fn parse(text: &str, ty: FieldType) -> Result<Value, TypeError> {
+        Ok(match ty {
+            FieldType::Int => Value::Int(i64::parse_text(text)?),
+            FieldType::UInt => Value::UInt(u64::parse_text(text)?),
+            FieldType::Float => Value::Float(Float::parse_text(text)?),
+            FieldType::Decimal => Value::Decimal(Decimal::parse_text(text)?),
+            FieldType::Boolean => Value::Boolean(bool::parse_text(text)?),
+            FieldType::String | FieldType::Text => Value::String(text.to_string()),
+            FieldType::Date => Value::Date(Date::parse_text(text)?),
+            FieldType::Timestamp => Value::Timestamp(Timestamp::parse_text(text)?),
+            FieldType::Json => Value::Json(Json::parse_text(text)?),
+            FieldType::Binary => Value::Binary(Vec::<u8>::parse_text(text)?),
+        })
+    }
+
+    /// Converts a JSON value (from an API request) to a value of `ty`.
+    pub fn from_json(json: &serde_json::Value, ty: FieldType) -> Result<Value, TypeError> {
+        use serde_json::Value as J;
+        let mismatch = || TypeError::new(format!("expected a {ty} value, found {json}"));
+        Ok(match (json, ty) {
+            (J::Null, _) => Value::Null,
+            (_, FieldType::Json) => Value::Json(json.clone()),
+            (J::String(s), _) => Value::parse(s, ty)?,
+            (J::Number(n), FieldType::Int) => Value::Int(n.as_i64().ok_or_else(mismatch)?),
+            (J::Number(n), FieldType::UInt) => Value::UInt(n.as_u64().ok_or_else(mismatch)?),
+            (J::Number(n), FieldType::Float) => Value::Float(Float(n.as_f64().ok_or_else(mismatch)?)),
+            (J::Number(n), FieldType::Decimal) => Value::Decimal(Decimal::parse_text(&n.to_string())?),
+            (J::Bool(b), FieldType::Boolean) => Value::Boolean(*b),
+            _ => return Err(mismatch()),
+        })
+    }
+
+    /// SQL comparison of two non-NULL values of the same type; `None` when either is NULL or
+    /// the types differ.
+    pub fn sql_cmp(&self, other: &Value) -> Option<Ordering> {
+        use Value::*;
+        match (self, other) {
+            (Int(a), Int(b)) => Some(a.cmp(b)),
+            (UInt(a), UInt(b)) => Some(a.cmp(b)),
+            (Float(a), Float(b)) => Some(a.cmp(b)),
+            (Decimal(a), Decimal(b)) => Some(a.cmp(b)),
+            (Boolean(a), Boolean(b)) => Some(a.cmp(b)),
+            (String(a), String(b)) => Some(a.cmp(b)),
+            (Date(a), Date(b)) => Some(a.cmp(b)),
+            (Timestamp(a), Timestamp(b)) => Some(a.cmp(b)),
+            (Binary(a), Binary(b)) => Some(a.cmp(b)),
+            (Json(a), Json(b)) => (a == b).then_some(Ordering::Equal),
+            _ => None,
+        }
+    }
+
+    /// Total order for sorting API results: NULLs last (as Postgres sorts ascending).
+    pub fn sort_cmp(&self, other: &Value) -> Ordering {
+        match (self.is_null(), other.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) => self.sql_cmp(other).unwrap_or(Ordering::Equal),
+        }
+    }
+}
+
+/// A Rust type that stores one SQL column type. Nullable columns are `Option<T>`.
+pub trait FieldValue: Clone + Sized {
+    const TYPE: FieldType;
+    fn into_value(self) -> Value;
+    fn from_value(value: Value) -> Result<Self, TypeError>;
+    fn parse_text(text: &str) -> Result<Self, TypeError>;
+}
+
+macro_rules! field_value {
+    ($ty:ty, $variant:ident, $field_type:ident) => {
+        impl FieldValue for $ty {
+            const TYPE: FieldType = FieldType::$field_type;
+            fn into_value(self) -> Value {
+                Value::$variant(self)
+            }
+            fn from_value(value: Value) -> Result<Self, TypeError> {
+                match value {
+                    Value::$variant(v) => Ok(v),
+                    other => Err(TypeError::new(format!(
+                        "expected a {} value, found {:?}",
+                        FieldType::$field_type,
+                        other
+                    ))),
+                }
+            }
+            fn parse_text(text: &str) -> Result<Self, TypeError> {
+                parse::$variant(text)
+            }
+        }
+    };
+}
+
+field_value!(i64, Int, Int);
+field_value!(u64, UInt, UInt);
+field_value!(Float, Float, Float);
+field_value!(Decimal, Decimal, Decimal);
+field_value!(bool, Boolean, Boolean);
+field_value!(String, String, String);
+field_value!(Date, Date, Date);
+field_value!(Timestamp, Timestamp, Timestamp);
+field_value!(Json, Json, Json);
+field_value!(Vec<u8>, Binary, Binary);
+
+/// `Option<T>` is the nullable form of every field type.
+impl<T: FieldValue> FieldValue for Option<T> {
+    const TYPE: FieldType = T::TYPE;
+    fn into_value(self) -> Value {
+        self.map_or(Value::Null, T::into_value)
+    }
+    fn from_value(value: Value) -> Result<Self, TypeError> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+    fn parse_text(text: &str) -> Result<Self, TypeError> {
+        if text.eq_ignore_ascii_case("null") {
+            Ok(None)
+        } else {
+            T::parse_text(text).map(Some)
+        }
+    }
+}
+
+/// Text parsers, one per value variant (named after it so the macro above can find them).
+#[allow(non_snake_case)]
+mod parse {
+    use super::*;
+
+    pub fn Int(text: &str) -> Result<i64, TypeError> {
+        text.trim().parse().map_err(|_| TypeError::new(format!("`{text}` is not an Int")))
+    }
+    pub fn UInt(text: &str) -> Result<u64, TypeError> {
+        text.trim().parse().map_err(|_| TypeError::new(format!("`{text}` is not a UInt")))
+    }
+    pub fn Float(text: &str) -> Result<super::Float, TypeError> {
+        let t = text.trim();
+        let v = match t.to_ascii_lowercase().as_str() {
+            "nan" => f64::NAN,
+            "infinity" | "inf" => f64::INFINITY,
+            "-infinity" | "-inf" => f64::NEG_INFINITY,
+            _ => t.parse().map_err(|_| TypeError::new(format!("`{text}` is not a Float")))?,
+        };
+        Ok(super::Float(v))
+    }
+    pub fn Decimal(text: &str) -> Result<super::Decimal, TypeError> {
+        let t = text.trim();
+        t.parse::<super::Decimal>()
+            .or_else(|_| super::Decimal::from_scientific(t))
+            .map_err(|_| TypeError::new(format!("`{text}` is not a Decimal")))
+    }
+    pub fn Boolean(text: &str) -> Result<bool, TypeError> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "yes" | "y" | "1" => Ok(true),
+            "false" | "f" | "no" | "n" | "0" => Ok(false),
+            _ => Err(TypeError::new(format!("`{text}` is not a Boolean (use true or false)"))),
+        }
+    }
+    pub fn String(text: &str) -> Result<std::string::String, TypeError> {
+        Ok(text.to_string())
+    }
+    pub fn Date(text: &str) -> Result<super::Date, TypeError> {
+        super::Date::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|_| TypeError::new(format!("`{text}` is not a Date (expected YYYY-MM-DD)")))
+    }
+    /// ISO 8601 with or without an offset; no offset means UTC.
+    pub fn Timestamp(text: &str) -> Result<super::Timestamp, TypeError> {
+        let t = text.trim();
+        if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+            return Ok(dt.with_timezone(&Utc));
+        }
+        for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+            if let Ok(dt) = DateTime::parse_from_str(t, format) {
+                return Ok(dt.with_timezone(&Utc));
+            }
+        }
+        for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+            if let Ok(naive) = NaiveDateTime::parse_from_str(t, format) {
+                return Ok(Utc.from_utc_datetime(&naive));
+            }
+        }
+        if let Ok(date) = super::Date::parse_from_str(t, "%Y-%m-%d") {
+            return Ok(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default()));
+        }
+        Err(TypeError::new(format!(
+            "`{text}` is not a Timestamp (expected ISO 8601, e.g. 2010-12-01T08:26:00 or 2010-12-01T08:26:00+01:00)"
+        )))
+    }
+    pub fn Json(text: &str) -> Result<super::Json, TypeError> {
+        serde_json::from_str(text).map_err(|e| TypeError::new(format!("not valid JSON: {e}")))
+    }
+    /// Binary as Postgres' hex format (`\x0102`) or plain hex.
+    pub fn Binary(text: &str) -> Result<Vec<u8>, TypeError> {
+        let hex = text.trim().strip_prefix("\\x").unwrap_or(text.trim());
+        if hex.len() % 2 != 0 {
+            return Err(TypeError::new(format!("`{text}` is not hex-encoded Binary")));
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                u8::from_str_radix(&hex[i..i + 2], 16)
+                    .map_err(|_| TypeError::new(format!("`{text}` is not hex-encoded Binary")))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_without_offset_are_utc() {
+        let a = Timestamp::parse_text("2010-12-01T08:26:00").unwrap();
+        let b = Timestamp::parse_text("2010-12-01T09:26:00+01:00").unwrap();
+        let c = Timestamp::parse_text("2010-12-01 08:26:00Z").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        let d = Decimal::parse_text("2.55").unwrap();
+        assert_eq!(d.to_string(), "2.55");
+        assert!(Decimal::parse_text("abc").is_err());
+    }
+
+    #[test]
+    fn json_requests_convert_to_typed_values() {
+        let v = Value::from_json(&serde_json::json!(12), FieldType::Decimal).unwrap();
+        assert_eq!(v, Value::Decimal(Decimal::new(12, 0)));
+        assert!(Value::from_json(&serde_json::json!("x"), FieldType::Int).is_err());
+        assert!(Value::from_json(&serde_json::json!(true), FieldType::Int).is_err());
+    }
+}
