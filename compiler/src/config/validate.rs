@@ -231,6 +231,9 @@ fn sources(loaded: &LoadedConfig) -> Result<(), CompileError> {
     Ok(())
 }
 
+/// Paths the REST server uses itself.
+const RESERVED_PATHS: [&str; 2] = ["/health", "/openapi.json"];
+
 /// Routes every endpoint serves below its own path.
 const SUB_ROUTES: [&str; 2] = ["query", "count"];
 
@@ -278,6 +281,13 @@ fn endpoints(loaded: &LoadedConfig) -> Result<(), CompileError> {
                 format!("endpoint path `{path}` has an empty segment"),
                 "empty segment",
                 "remove the trailing or doubled `/`, e.g. `/orders`".to_string(),
+            );
+        }
+        if RESERVED_PATHS.contains(&path) {
+            return fail(
+                format!("endpoint path `{path}` is reserved"),
+                "reserved path",
+                "`/health` and `/openapi.json` are served by every pipeline; choose another path".to_string(),
             );
         }
         if let Some(bad) = path
