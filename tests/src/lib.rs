@@ -5,6 +5,7 @@ pub mod ecommerce;
 pub mod http;
 pub mod oracle;
 pub mod pipeline;
+pub mod statements;
 
 use std::path::{Path, PathBuf};
 

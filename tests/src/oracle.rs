@@ -79,14 +79,32 @@ impl Drop for Oracle {
 }
 
 /// A value in a form both sides agree on: decimals normalised, everything else as text.
+///
+/// Decimals compare exactly up to 12 fractional digits: Postgres and rust_decimal carry a
+/// different number of digits for non-terminating quotients (AVG, `/`), never for sums and
+/// products. Timestamps compare as `YYYY-MM-DD HH:MM:SS[.f]` UTC.
 fn canonical(text: Option<String>) -> String {
     match text {
         None => "NULL".to_string(),
         Some(t) => match t.parse::<Decimal>() {
-            Ok(d) => d.normalize().to_string(),
-            Err(_) => t,
+            Ok(d) => d.round_dp(12).normalize().to_string(),
+            Err(_) => canonical_timestamp(&t).unwrap_or(t),
         },
     }
+}
+
+fn canonical_timestamp(t: &str) -> Option<String> {
+    let bytes = t.as_bytes();
+    let looks_like = bytes.len() >= 19 && bytes[4] == b'-' && bytes[7] == b'-' && matches!(bytes[10], b'T' | b' ') && bytes[13] == b':';
+    looks_like.then(|| {
+        let mut s = t.replacen('T', " ", 1);
+        for suffix in ["Z", "+00:00", "+00"] {
+            if let Some(stripped) = s.strip_suffix(suffix) {
+                s = stripped.to_string();
+            }
+        }
+        s
+    })
 }
 
 fn json_text(v: &Value) -> Option<String> {

@@ -228,9 +228,9 @@ async fn count_records(
     Ok(Json(Value::from(count)))
 }
 
-/// Decodes a query body. An empty body needs no content type (`curl -X POST .../query`); a
-/// non-empty one must not claim to be something other than JSON (e.g. `curl -d` without
-/// `-H 'Content-Type: application/json'` sends a form type).
+/// Decodes a query body. An empty body needs no content type (`curl -X POST .../query`). A
+/// non-empty one is read as JSON when it says JSON, or carries the form type `curl -d` sends
+/// by default (so `curl -d '{...}'` works without `-H`); any other declared type is an error.
 fn body_query(
     endpoint: &Endpoint,
     headers: &HeaderMap,
@@ -248,7 +248,11 @@ fn body_query(
                 .unwrap_or_default()
                 .trim()
                 .to_ascii_lowercase();
-            if mime != "application/json" && !mime.ends_with("+json") {
+            let accepted = mime == "application/json"
+                || mime.ends_with("+json")
+                || mime == "application/x-www-form-urlencoded"
+                || mime == "text/plain";
+            if !accepted {
                 return Err(ApiError::bad_request(format!(
                     "the request body must be JSON: expected Content-Type: application/json, found `{text}`"
                 )));

@@ -197,13 +197,22 @@ async fn bad_requests_name_the_bad_part() {
     );
 
     let form = Request::post("/sales/query")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::CONTENT_TYPE, "application/xml")
         .body(Body::from("{}"))
         .unwrap();
     let e = s.error(s.send(form).await, StatusCode::BAD_REQUEST).await;
     assert_eq!(
         e,
-        "the request body must be JSON: expected Content-Type: application/json, found `application/x-www-form-urlencoded`"
+        "the request body must be JSON: expected Content-Type: application/json, found `application/xml`"
+    );
+    let curl_default = Request::post("/sales/count")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(
+        s.send(curl_default).await.body,
+        json!(4),
+        "curl -d sends a form type: read the JSON body anyway"
     );
     let untyped = Request::post("/sales/count")
         .body(Body::from("{}"))
