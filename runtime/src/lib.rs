@@ -36,7 +36,7 @@ pub mod prelude {
     pub use crate::app::{decode_batch, PipelineError, Settings};
     pub use crate::cache::{Store, StoreError};
     pub use crate::ops::{Avg, Count, GroupTable, Max, Min, Operator, Sum};
-    pub use crate::sources::CsvTableSpec;
+    pub use crate::sources::{CsvTableSpec, SourceChanges};
     pub use redb::WriteTransaction;
     pub use std::sync::Arc;
     pub use crate::types::{

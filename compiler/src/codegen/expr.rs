@@ -3,7 +3,7 @@
 //! `Result<_, EvalError>`.
 
 use super::names::ident;
-use super::types::rust_type;
+use super::types::{is_copy, rust_type};
 use crate::plan::{BinaryOp, Expr, ExprKind, Literal, SqlType};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -19,7 +19,11 @@ pub fn expr(e: &Expr, scope: &Scope) -> TokenStream {
     match &e.kind {
         ExprKind::Column(i) => {
             let field = ident(&scope.row_fields[*i]);
-            quote!(row.#field.clone())
+            if is_copy(e.ty) {
+                quote!(row.#field)
+            } else {
+                quote!(row.#field.clone())
+            }
         }
         ExprKind::Literal(literal) => self::literal(literal, e.ty),
         ExprKind::Binary { op, left, right } => {
@@ -64,7 +68,11 @@ pub fn expr(e: &Expr, scope: &Scope) -> TokenStream {
         }
         ExprKind::GroupKey(i) => {
             let i = syn::Index::from(*i);
-            quote!(key.#i.clone())
+            if is_copy(e.ty) {
+                quote!(key.#i)
+            } else {
+                quote!(key.#i.clone())
+            }
         }
         ExprKind::Aggregate(i) => {
             let i = syn::Index::from(*i);
@@ -87,7 +95,8 @@ fn literal(literal: &Literal, ty: SqlType) -> TokenStream {
         Literal::Decimal(text) => {
             // Parsed at build time, so the binary never parses text per row.
             let d: rust_decimal::Decimal = text.parse().unwrap_or_default();
-            let (mantissa, scale) = (d.mantissa(), d.scale());
+            let mantissa = proc_macro2::Literal::i128_unsuffixed(d.mantissa());
+            let scale = proc_macro2::Literal::u32_unsuffixed(d.scale());
             quote!(Some(Decimal::from_i128_with_scale(#mantissa, #scale)))
         }
         Literal::Float(v) => quote!(Some(Float(#v))),

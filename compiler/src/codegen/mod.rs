@@ -38,6 +38,14 @@ pub struct TableNames {
 }
 
 impl TableNames {
+    /// Whether the key type is `Copy` (then it is passed on without `.clone()`).
+    pub fn key_is_copy(&self) -> bool {
+        match &self.key {
+            TableKey::RecordId => true,
+            TableKey::Tuple { types, .. } => types.iter().all(|t| types::is_copy(*t)),
+        }
+    }
+
     pub fn key_tokens(&self) -> TokenStream {
         let k = format_ident!("{}", self.key_type);
         quote!(#k)

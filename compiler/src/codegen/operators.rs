@@ -11,7 +11,7 @@ use quote::{format_ident, quote};
 /// The operator struct and its `Operator` impl for one statement.
 pub fn operator(statement: &Statement, doc: &str, input: &TableNames, output: &TableNames) -> TokenStream {
     match &statement.body {
-        Body::Project { filter, outputs } => project(statement, doc, input, output, filter.as_ref(), outputs),
+        Body::Project { filter, outputs } => project(doc, input, output, filter.as_ref(), outputs),
         Body::Aggregate { filter, keys, aggregates, outputs, having } => {
             aggregate(statement, doc, input, output, filter.as_ref(), keys, aggregates, outputs, having.as_ref())
         }
@@ -39,7 +39,7 @@ fn filter_check(filter: Option<&Expr>, scope: &Scope, on_false: TokenStream) -> 
     }
 }
 
-fn project(statement: &Statement, doc: &str, input: &TableNames, output: &TableNames, filter: Option<&Expr>, outputs: &[Expr]) -> TokenStream {
+fn project(doc: &str, input: &TableNames, output: &TableNames, filter: Option<&Expr>, outputs: &[Expr]) -> TokenStream {
     let name = format_ident!("{}", output.op_type);
     let doc = super::doc(doc);
     let (in_row, out_row) = (format_ident!("{}", input.row_type), format_ident!("{}", output.row_type));
@@ -48,7 +48,7 @@ fn project(statement: &Statement, doc: &str, input: &TableNames, output: &TableN
     let fields = output.fields.iter().map(|f| ident(f));
     let values = outputs.iter().map(|e| expr(e, &scope));
     let signature = signature(input, output);
-    let _ = statement;
+    let pass_key = if input.key_is_copy() { quote!(change.key) } else { quote!(change.key.clone()) };
     quote! {
         #doc
         #[derive(Default)]
@@ -70,7 +70,7 @@ fn project(statement: &Statement, doc: &str, input: &TableNames, output: &TableN
                     let old = match &change.old { Some(row) => Self::row(row)?, None => None };
                     let new = match &change.new { Some(row) => Self::row(row)?, None => None };
                     if old != new {
-                        out.push(Delta { key: change.key.clone(), old, new });
+                        out.push(Delta { key: #pass_key, old, new });
                     }
                 }
                 Ok(())
@@ -110,7 +110,9 @@ fn aggregate(
     let key_type = output.key_tokens();
     let scope = Scope { row_fields: &input.fields };
     let accumulators: Vec<_> = aggregates.iter().map(accumulator).collect();
-    let aggs_type = quote!((#( #accumulators, )*));
+    let aggs_alias = format_ident!("{}Aggs", output.op_type);
+    let aggs_type = quote!(#aggs_alias);
+    let aggs_doc = super::doc(&format!("The accumulators of `{}`, one per aggregate call.", statement.name));
     let check = filter_check(filter, &scope, quote!(continue;));
     let key_values = keys.iter().map(|k| expr(k, &scope));
     let arg_names: Vec<_> = (0..aggregates.len()).map(|i| format_ident!("arg{}", i)).collect();
@@ -137,8 +139,10 @@ fn aggregate(
     let constructor = if keys.is_empty() { quote!(GroupTable::global(Self::project)) } else { quote!(GroupTable::new(Self::project)) };
     let state_name = &statement.name;
     let signature = signature(input, output);
-    // `key` and `aggs` may be unused in a projection that needs neither.
     quote! {
+        #aggs_doc
+        pub type #aggs_alias = (#( #accumulators, )*);
+
         #doc
         pub struct #name {
             groups: GroupTable<#key_type, #aggs_type, #out_row>,

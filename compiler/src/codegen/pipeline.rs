@@ -62,7 +62,7 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
                 Ok(pipeline)
             }
 
-            fn apply(&mut self, source: usize, changes: Vec<Delta<RecordId, Vec<Value>>>, txn: &WriteTransaction) -> Result<(), PipelineError> {
+            fn apply(&mut self, source: usize, changes: SourceChanges, txn: &WriteTransaction) -> Result<(), PipelineError> {
                 match source {
                     #( #apply_arms )*
                     _ => Ok(()),

@@ -1,7 +1,7 @@
 //! `records.rs` of the emitted crate: one typed struct per source and per result table.
 
 use super::names::ident;
-use super::types::{field_type, rust_type};
+use super::types::{field_type, is_copy, rust_type};
 use crate::plan::Column;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -25,8 +25,14 @@ pub fn record(type_name: &str, doc: &str, columns: &[Column], fields: &[String],
         let (n, t, nullable) = (&c.name, field_type(c.ty), c.nullable);
         quote!(FieldDef::new(#n, #t, #nullable))
     });
-    let indexes = 0..columns.len();
-    let getters = field_idents.iter().map(|f| quote!(self.#f.clone().into_value()));
+    let indexes = (0..columns.len()).map(proc_macro2::Literal::usize_unsuffixed);
+    let getters = columns.iter().zip(&field_idents).map(|(c, f)| {
+        if is_copy(c.ty) {
+            quote!(self.#f.into_value())
+        } else {
+            quote!(self.#f.clone().into_value())
+        }
+    });
     let source_impl = is_source.then(|| {
         quote! {
             impl SourceRecord for #name {

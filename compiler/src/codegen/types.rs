@@ -27,3 +27,8 @@ pub fn field_type(ty: SqlType) -> TokenStream {
     let variant = crate::codegen::names::ident(ty.name());
     quote!(FieldType::#variant)
 }
+
+/// Values of these types are `Copy` in Rust: read them without `.clone()`.
+pub fn is_copy(ty: SqlType) -> bool {
+    !matches!(ty, SqlType::String | SqlType::Text | SqlType::Json | SqlType::Binary)
+}

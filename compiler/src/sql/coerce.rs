@@ -17,6 +17,16 @@ pub fn coerce(expr: Expr, target: SqlType) -> Result<Expr, String> {
         }
         _ => {}
     }
+    // Numeric literals are converted now, so the binary never casts constants per row.
+    match (&expr.kind, target) {
+        (ExprKind::Literal(Literal::Int(i)), SqlType::Decimal) => {
+            return Ok(Expr { kind: ExprKind::Literal(Literal::Decimal(i.to_string())), ty: target, ..expr });
+        }
+        (ExprKind::Literal(Literal::Int(i)), SqlType::Float) => {
+            return Ok(Expr { kind: ExprKind::Literal(Literal::Float(*i as f64)), ty: target, ..expr });
+        }
+        _ => {}
+    }
     if expr.ty.is_numeric() && target.is_numeric() && SqlType::numeric_union(expr.ty, target) == Some(target) {
         let nullable = expr.nullable;
         let span = expr.span;

@@ -11,7 +11,7 @@ pub use run::run;
 use crate::api::EndpointApi;
 use crate::cache::{Store, StoreError};
 use crate::expr::EvalError;
-use crate::sources::{CsvTableSpec, SourceError};
+use crate::sources::{CsvTableSpec, SourceChanges, SourceError};
 use crate::types::{Delta, RecordId, TypeError, Value};
 use redb::WriteTransaction;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ pub trait Pipeline: Sized + Send + 'static {
     fn apply(
         &mut self,
         source: usize,
-        changes: Vec<Delta<RecordId, Vec<Value>>>,
+        changes: SourceChanges,
         txn: &WriteTransaction,
     ) -> Result<(), PipelineError>;
 }
@@ -76,7 +76,7 @@ impl PipelineError {
 /// Decodes a batch of dynamic source rows into typed records.
 pub fn decode_batch<T: crate::types::SourceRecord>(
     source_name: &'static str,
-    changes: Vec<Delta<RecordId, Vec<Value>>>,
+    changes: SourceChanges,
 ) -> Result<Vec<Delta<RecordId, T>>, PipelineError> {
     let decode = |values: Option<Vec<Value>>| values.map(T::from_values).transpose().map_err(PipelineError::decode(source_name));
     changes

@@ -75,9 +75,12 @@ where
         apply: impl FnOnce(&mut A) -> Result<(), EvalError>,
     ) -> Result<(), EvalError> {
         if !self.touched.contains_key(&key) {
-            let before = self.output_of(&key)?;
-            self.touched.insert(key.clone(), before);
-            self.dirty.insert(key.clone());
+            // Equal keys can differ in form (Decimal 1.0 and 1.00, Float -0 and 0): the stored
+            // key stays the group's identity, so cache and state rows are always found again.
+            let canonical = self.groups.get_key_value(&key).map_or_else(|| key.clone(), |(k, _)| k.clone());
+            let before = self.output_of(&canonical)?;
+            self.touched.insert(canonical.clone(), before);
+            self.dirty.insert(canonical);
         }
         let group = self.groups.entry(key).or_default();
         group.rows += weight;
@@ -152,5 +155,26 @@ mod tests {
         t.drain_changes(&mut out).unwrap();
         assert_eq!(out, vec![Delta::delete(uk.clone(), (uk, Some(6)))]);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn equal_keys_of_another_form_update_the_same_group() {
+        use crate::types::Decimal;
+        type DKey = (Option<Decimal>,);
+        fn project(key: &DKey, aggs: &(Sum<i64>,)) -> Result<Option<(DKey, Option<i64>)>, EvalError> {
+            Ok(Some((*key, aggs.0.value()?)))
+        }
+        let mut t: GroupTable<DKey, (Sum<i64>,), _> = GroupTable::new(project);
+        let (one, one_00) = ((Some(Decimal::new(10, 1)),), (Some(Decimal::new(100, 2)),));
+        t.update(one, 1, |(s,)| s.add(Some(1), 1)).unwrap();
+        let mut out = Vec::new();
+        t.drain_changes(&mut out).unwrap();
+        out.clear();
+        t.update(one_00, 1, |(s,)| s.add(Some(2), 1)).unwrap();
+        t.drain_changes(&mut out).unwrap();
+        // The change is keyed by the stored form `1.0`, so the cache row is updated in place.
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].key.0.map(|d| d.to_string()), Some("1.0".to_string()));
+        assert_eq!(out[0].new.as_ref().map(|r| r.1), Some(Some(3)));
     }
 }

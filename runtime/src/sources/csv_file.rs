@@ -10,7 +10,7 @@ pub(crate) fn read_csv(
     path: &Path,
     file_seq: u32,
     fields: &[FieldDef],
-) -> Result<Vec<Delta<RecordId, Vec<Value>>>, SourceError> {
+) -> Result<super::SourceChanges, SourceError> {
     let file_name = path.display().to_string();
     let io_error = |source: std::io::Error| SourceError::Io { path: path.to_path_buf(), source };
     let mut reader = csv::ReaderBuilder::new()

@@ -8,7 +8,7 @@
 
 use super::csv_file::read_csv;
 use crate::cache::StoreError;
-use crate::types::{Delta, FieldDef, RecordId, Value};
+use crate::types::FieldDef;
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -103,7 +103,7 @@ impl FileSource {
     }
 
     /// Decodes a new file completely. Its rows are keyed by the file's sequence number.
-    pub fn read(&self, path: &Path) -> Result<(u32, Vec<Delta<RecordId, Vec<Value>>>), SourceError> {
+    pub fn read(&self, path: &Path) -> Result<(u32, super::SourceChanges), SourceError> {
         let seq = self.next_seq();
         Ok((seq, read_csv(path, seq, self.spec.fields)?))
     }

@@ -5,3 +5,6 @@ mod csv_file;
 mod files;
 
 pub use files::{CsvTableSpec, FileSource, IngestedFile, SourceError};
+
+/// One source transaction as connectors deliver it: dynamic rows keyed by source row id.
+pub type SourceChanges = Vec<crate::types::Delta<crate::types::RecordId, Vec<crate::types::Value>>>;

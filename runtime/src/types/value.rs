@@ -239,7 +239,7 @@ mod parse {
     /// Binary as Postgres' hex format (`\x0102`) or plain hex.
     pub fn Binary(text: &str) -> Result<Vec<u8>, TypeError> {
         let hex = text.trim().strip_prefix("\\x").unwrap_or(text.trim());
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return Err(TypeError::new(format!("`{text}` is not hex-encoded Binary")));
         }
         (0..hex.len())
