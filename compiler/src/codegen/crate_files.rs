@@ -56,7 +56,8 @@ pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, 
     files.push(rust_file("src/records.rs", quote!(#( #records )*))?);
     files.push(rust_file("src/pipeline.rs", pipeline_file(p, &names, &options.config_name))?);
     files.push(rust_file("src/endpoints.rs", endpoints_file(p, &names))?);
-    files.push(rust_file("src/main.rs", main_file(p, options))?);
+    let fingerprint = fingerprint(files.iter().map(|(_, text)| text.as_str()));
+    files.push(rust_file("src/main.rs", main_file(p, options, &fingerprint))?);
 
     let context = TemplateContext {
         dozerc_version: env!("CARGO_PKG_VERSION"),
@@ -126,7 +127,19 @@ fn rust_file(path: &str, tokens: TokenStream) -> Result<(PathBuf, String), Compi
     Ok((PathBuf::from(path), format!("{HEADER}\n\n{}", prettyplease::unparse(&file))))
 }
 
-fn main_file(p: &Pipeline, options: &CrateOptions) -> TokenStream {
+/// FNV-1a over the generated pipeline code: a cache written by different code is rebuilt.
+fn fingerprint<'a>(texts: impl Iterator<Item = &'a str>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for text in texts {
+        for byte in text.bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+fn main_file(p: &Pipeline, options: &CrateOptions, fingerprint: &str) -> TokenStream {
     let app_name = &p.app_name;
     let home_dir = options.home_dir.display().to_string();
     let (host, port) = (&options.rest_host, options.rest_port);
@@ -145,6 +158,7 @@ fn main_file(p: &Pipeline, options: &CrateOptions) -> TokenStream {
             rest_host: #host,
             rest_port: #port,
             poll_interval_ms: 200,
+            fingerprint: #fingerprint,
         };
 
         fn main() -> std::process::ExitCode {

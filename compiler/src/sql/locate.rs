@@ -75,7 +75,14 @@ impl SqlSource {
         self.text()
             .lines()
             .nth(line.saturating_sub(1))
-            .map(|l| l.chars().skip(col.saturating_sub(1)).take_while(|c| !c.is_whitespace()).count())
+            .map(|l| {
+                let mut token = l.chars().skip(col.saturating_sub(1)).peekable();
+                // A word is underlined whole; punctuation (`(`, `,`) alone.
+                match token.peek() {
+                    Some(c) if c.is_alphanumeric() || *c == '_' => token.take_while(|c| c.is_alphanumeric() || *c == '_').count(),
+                    _ => 1,
+                }
+            })
             .unwrap_or(1)
             .max(1)
     }

@@ -26,6 +26,8 @@ pub struct Settings {
     pub rest_port: u16,
     /// How often file sources look for new files.
     pub poll_interval_ms: u64,
+    /// Identifies the generated code; a cache written by other code is rebuilt.
+    pub fingerprint: &'static str,
 }
 
 /// What `dozerc` generates for one pipeline.

@@ -43,7 +43,10 @@ fn init_logging() {
 
 fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String> {
     let db_path = args.database_path(settings.app_name);
-    let store = Store::open(&db_path).map_err(|e| e.to_string())?;
+    let (store, rebuilt) = Store::open_for(&db_path, settings.fingerprint).map_err(|e| e.to_string())?;
+    if rebuilt {
+        tracing::warn!("the pipeline changed since {} was written; rebuilding the cache from the sources", db_path.display());
+    }
     store.create_tables(&P::tables()).map_err(|e| e.to_string())?;
 
     // Restore operator state and source positions from the last commit.

@@ -9,6 +9,9 @@ pub(crate) type RawTable<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const POSITION: &str = "position";
+/// Which pipeline wrote the database: operator state is only meaningful to the same code.
+const PIPELINE: TableDefinition<&str, &str> = TableDefinition::new("pipeline");
+const FINGERPRINT: &str = "fingerprint";
 
 /// A failure of the cache database.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,35 @@ impl Store {
         Ok(Store { db: Arc::new(db) })
     }
 
+    /// Opens the database of the pipeline whose generated code has `fingerprint`. A database
+    /// written by another version of the pipeline (its SQL or schemas changed) holds state the
+    /// new operators cannot read, so it is removed and rebuilt from the sources; the returned
+    /// flag says so.
+    pub fn open_for(path: &Path, fingerprint: &str) -> Result<(Store, bool), StoreError> {
+        let store = Store::open(path)?;
+        let stored = {
+            let txn = store.begin_read()?;
+            match txn.open_table(PIPELINE) {
+                Ok(table) => table.get(FINGERPRINT)?.map(|v| v.value().to_string()),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let has_data = stored.is_some() || store.position()? > 0;
+        let rebuilt = has_data && stored.as_deref() != Some(fingerprint);
+        let store = if rebuilt {
+            drop(store);
+            std::fs::remove_file(path).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+            Store::open(path)?
+        } else {
+            store
+        };
+        let txn = store.begin_write()?;
+        txn.open_table(PIPELINE)?.insert(FINGERPRINT, fingerprint)?;
+        txn.commit()?;
+        Ok((store, rebuilt))
+    }
+
     pub fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
         Ok(self.db.begin_write()?)
     }
@@ -74,7 +106,11 @@ impl Store {
     /// The number of source transactions committed so far: the position API responses report.
     pub fn position(&self) -> Result<u64, StoreError> {
         let txn = self.begin_read()?;
-        read_position(&txn)
+        match txn.open_table(META) {
+            Ok(table) => Ok(table.get(POSITION)?.map(|v| v.value()).unwrap_or(0)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -97,4 +133,31 @@ pub(crate) fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>,
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     Ok(postcard::from_bytes(bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_pipeline_rebuilds_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.redb");
+        let (store, rebuilt) = Store::open_for(&path, "v1").unwrap();
+        assert!(!rebuilt);
+        store.create_tables(&[]).unwrap();
+        let txn = store.begin_write().unwrap();
+        bump_position(&txn).unwrap();
+        txn.commit().unwrap();
+        drop(store);
+
+        let (store, rebuilt) = Store::open_for(&path, "v1").unwrap();
+        assert!(!rebuilt);
+        assert_eq!(store.position().unwrap(), 1, "same pipeline: state kept");
+        drop(store);
+
+        let (store, rebuilt) = Store::open_for(&path, "v2").unwrap();
+        assert!(rebuilt);
+        assert_eq!(store.position().unwrap(), 0, "new pipeline: rebuilt from the sources");
+    }
 }
