@@ -33,5 +33,9 @@ pub fn compile(path: &Path) -> Result<Compiled, CompileError> {
 pub fn compile_loaded(config: LoadedConfig) -> Result<Compiled, CompileError> {
     let sources = catalog::resolve(&config)?;
     let pipeline = sql::compile(&config, sources.iter().map(|s| s.table.clone()).collect())?;
-    Ok(Compiled { config, sources, pipeline })
+    Ok(Compiled {
+        config,
+        sources,
+        pipeline,
+    })
 }

@@ -8,12 +8,16 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
 }
 
 fn healthy(port: u16) -> bool {
     use std::io::Write;
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = stream.write_all(b"GET /health HTTP/1.0\r\n\r\n");
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
@@ -24,13 +28,35 @@ fn healthy(port: u16) -> bool {
 fn run_builds_serves_and_stops_on_ctrl_c() {
     let scratch = tempfile::tempdir().unwrap();
     let example = workspace().join("examples/ecommerce");
-    std::fs::copy(example.join("dozer-config.yaml"), scratch.path().join("dozer-config.yaml")).unwrap();
+    std::fs::copy(
+        example.join("dozer-config.yaml"),
+        scratch.path().join("dozer-config.yaml"),
+    )
+    .unwrap();
     std::fs::create_dir_all(scratch.path().join("data/sales")).unwrap();
-    std::fs::copy(example.join("data/sales/sales-0001.csv"), scratch.path().join("data/sales/sales-0001.csv")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::copy(
+        example.join("data/sales/sales-0001.csv"),
+        scratch.path().join("data/sales/sales-0001.csv"),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_dozerc"))
-        .args(["run", "--dev", "-c", "dozer-config.yaml", "--", "--rest-host", "127.0.0.1", "--rest-port", &port.to_string()])
+        .args([
+            "run",
+            "--dev",
+            "-c",
+            "dozer-config.yaml",
+            "--",
+            "--rest-host",
+            "127.0.0.1",
+            "--rest-port",
+            &port.to_string(),
+        ])
         .current_dir(scratch.path())
         .env("DOZER_TARGET_DIR", workspace().join("target/pipelines"))
         .stdout(Stdio::piped())
@@ -41,14 +67,24 @@ fn run_builds_serves_and_stops_on_ctrl_c() {
 
     let deadline = Instant::now() + Duration::from_secs(600);
     while !healthy(port) {
-        assert!(child.try_wait().unwrap().is_none(), "dozerc run exited early");
-        assert!(Instant::now() < deadline, "the pipeline never served /health");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "dozerc run exited early"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the pipeline never served /health"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
     // Ctrl-C in a terminal signals the whole foreground process group.
     let group = format!("-{}", child.id());
-    assert!(Command::new("kill").args(["-INT", "--", &group]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap()
+        .success());
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -63,11 +99,24 @@ fn run_builds_serves_and_stops_on_ctrl_c() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(status.success(), "exit {status}:\n{out}");
     assert!(out.contains("wrote crate `ecommerce`"), "{out}");
-    assert!(out.contains("ingested") && out.contains("shutting down"), "{out}");
+    assert!(
+        out.contains("ingested") && out.contains("shutting down"),
+        "{out}"
+    );
     assert!(!healthy(port), "the pipeline is still serving after Ctrl-C");
     assert!(scratch.path().join(".dozer/cache/ecommerce.redb").exists());
 }

@@ -101,7 +101,9 @@ macro_rules! integer_arith {
                 Ok(self.checked_rem(rhs).unwrap_or(0))
             }
             fn neg(self) -> Result<Self, EvalError> {
-                (0 as $ty).checked_sub(self).ok_or(EvalError::Overflow($name))
+                (0 as $ty)
+                    .checked_sub(self)
+                    .ok_or(EvalError::Overflow($name))
             }
         }
     };
@@ -263,7 +265,10 @@ mod tests {
 
     #[test]
     fn overflow_and_division_by_zero_are_errors() {
-        assert_eq!(add(Some(i64::MAX), Some(1)), Err(EvalError::Overflow("Int")));
+        assert_eq!(
+            add(Some(i64::MAX), Some(1)),
+            Err(EvalError::Overflow("Int"))
+        );
         assert_eq!(div(Some(1i64), Some(0)), Err(EvalError::DivisionByZero));
         assert_eq!(div(Some(7i64), Some(2)), Ok(Some(3)));
         assert_eq!(add(None, Some(1i64)), Ok(None));

@@ -30,18 +30,18 @@ pub mod reexports {
 
 /// What generated code imports with `use dozer_runtime::prelude::*;`.
 pub mod prelude {
-    pub use crate::cache::{EndpointTable, StateStore};
-    pub use crate::expr::{self, EvalError};
     pub use crate::api::{EndpointApi, EndpointDecl, TypedEndpoint};
     pub use crate::app::{decode_batch, PipelineError, Settings};
+    pub use crate::cache::{EndpointTable, StateStore};
     pub use crate::cache::{Store, StoreError};
+    pub use crate::expr::{self, EvalError};
     pub use crate::ops::{Avg, Count, GroupTable, Max, Min, Operator, Sum};
+    pub use crate::reexports::serde::{Deserialize, Serialize};
     pub use crate::sources::{CsvTableSpec, SourceChanges};
-    pub use redb::WriteTransaction;
-    pub use std::sync::Arc;
     pub use crate::types::{
         Date, Decimal, Delta, FieldDef, FieldType, FieldValue, Float, Json, Record, RecordId,
         SourceRecord, TableKey, Timestamp, TypeError, Value,
     };
-    pub use crate::reexports::serde::{Deserialize, Serialize};
+    pub use redb::WriteTransaction;
+    pub use std::sync::Arc;
 }

@@ -13,7 +13,8 @@ pub const QUERIES: [(&str, &str); 3] = [
 ];
 
 /// The sales table as Postgres holds it.
-pub const SALES_TABLE: &str = "CREATE TABLE sales_data (InvoiceNo text, StockCode text, Description text, Quantity bigint, \
+pub const SALES_TABLE: &str =
+    "CREATE TABLE sales_data (InvoiceNo text, StockCode text, Description text, Quantity bigint, \
      InvoiceDate timestamp, UnitPrice numeric, CustomerID bigint, Country text)";
 
 pub fn example_dir() -> PathBuf {
@@ -21,14 +22,20 @@ pub fn example_dir() -> PathBuf {
 }
 
 pub fn sample_csv() -> PathBuf {
-    example_dir().join("data").join("sales").join("sales-0001.csv")
+    example_dir()
+        .join("data")
+        .join("sales")
+        .join("sales-0001.csv")
 }
 
 /// The example pipeline, emitted and compiled once for the whole test binary.
 pub fn pipeline() -> &'static BuiltPipeline {
     static BUILT: OnceLock<BuiltPipeline> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let out = crate::workspace_root().join("target").join("e2e").join("ecommerce");
+        let out = crate::workspace_root()
+            .join("target")
+            .join("e2e")
+            .join("ecommerce");
         match build(&example_dir().join("dozer-config.yaml"), &out) {
             Ok(built) => built,
             Err(e) => panic!("cannot build the example pipeline: {e:#}"),
@@ -67,7 +74,12 @@ impl Scratch {
 
     /// Starts the example pipeline on this scratch data.
     pub fn start(&self, port: u16) -> anyhow::Result<Running> {
-        Running::start_with(&pipeline().binary, &self.home(), port, &[("sales_data", &self.sales_dir())])
+        Running::start_with(
+            &pipeline().binary,
+            &self.home(),
+            port,
+            &[("sales_data", &self.sales_dir())],
+        )
     }
 }
 

@@ -14,20 +14,35 @@ pub fn get(port: u16, path: &str) -> anyhow::Result<Value> {
 
 /// POST a raw body; returns (status, JSON body) whatever the status.
 pub fn post_raw(port: u16, path: &str, body: &str) -> anyhow::Result<(u16, Value)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut response = agent.post(&url(port, path)).header("content-type", "application/json").send(body)?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .post(&url(port, path))
+        .header("content-type", "application/json")
+        .send(body)?;
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string()?;
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
 }
 
 /// GET returning (status, JSON body) whatever the status.
 pub fn get_raw(port: u16, path: &str) -> anyhow::Result<(u16, Value)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let mut response = agent.get(&url(port, path)).call()?;
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string()?;
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
 }
 
 /// Every row of an endpoint (POST /query with a large limit).

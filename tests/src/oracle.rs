@@ -14,7 +14,8 @@ pub struct Oracle {
 }
 
 fn admin() -> anyhow::Result<Client> {
-    let url = std::env::var("DOZER_TEST_PG").unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into());
+    let url = std::env::var("DOZER_TEST_PG")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into());
     Ok(Client::connect(&url, NoTls)?)
 }
 
@@ -25,9 +26,14 @@ impl Oracle {
         let mut admin = admin()?;
         // Two round trips: CREATE DATABASE cannot share an implicit transaction.
         let pg = |e: postgres::Error| anyhow::anyhow!("Postgres: {}", describe(&e));
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).map_err(pg)?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(pg)?;
-        let url = std::env::var("DOZER_TEST_PG").unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into());
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .map_err(pg)?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .map_err(pg)?;
+        let url = std::env::var("DOZER_TEST_PG")
+            .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into());
         let client = Client::connect(&format!("{url} dbname={name}"), NoTls)?;
         Ok(Oracle { client, name })
     }
@@ -36,8 +42,14 @@ impl Oracle {
     pub fn copy_csv(&mut self, table: &str, file: &Path) -> anyhow::Result<()> {
         use std::io::Write;
         let data = std::fs::read(file)?;
-        let pg = |e: postgres::Error| anyhow::anyhow!("Postgres COPY into {table}: {}", describe(&e));
-        let mut writer = self.client.copy_in(&format!("COPY {table} FROM STDIN WITH (FORMAT csv, HEADER true)")).map_err(pg)?;
+        let pg =
+            |e: postgres::Error| anyhow::anyhow!("Postgres COPY into {table}: {}", describe(&e));
+        let mut writer = self
+            .client
+            .copy_in(&format!(
+                "COPY {table} FROM STDIN WITH (FORMAT csv, HEADER true)"
+            ))
+            .map_err(pg)?;
         writer.write_all(&data)?;
         writer.finish().map_err(pg)?;
         Ok(())
@@ -46,18 +58,36 @@ impl Oracle {
     /// Runs `sql` and returns its rows as column-name → text (NULL as None), every value cast
     /// to text by Postgres itself.
     pub fn rows(&mut self, sql: &str) -> anyhow::Result<Vec<BTreeMap<String, Option<String>>>> {
-        self.try_rows(sql).map_err(|e| anyhow::anyhow!("Postgres failed on `{sql}`: {}", describe(&e)))
+        self.try_rows(sql)
+            .map_err(|e| anyhow::anyhow!("Postgres failed on `{sql}`: {}", describe(&e)))
     }
 
-    fn try_rows(&mut self, sql: &str) -> Result<Vec<BTreeMap<String, Option<String>>>, postgres::Error> {
+    fn try_rows(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<BTreeMap<String, Option<String>>>, postgres::Error> {
         let statement = self.client.prepare(sql)?;
-        let columns: Vec<String> = statement.columns().iter().map(|c| c.name().to_string()).collect();
-        let select = columns.iter().map(|c| format!("q.\"{c}\"::text AS \"{c}\"")).collect::<Vec<_>>().join(", ");
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let select = columns
+            .iter()
+            .map(|c| format!("q.\"{c}\"::text AS \"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         let wrapped = format!("SELECT {select} FROM ({sql}) q");
         let rows = self.client.query(&wrapped, &[])?;
         Ok(rows
             .iter()
-            .map(|row| columns.iter().enumerate().map(|(i, c)| (c.to_lowercase(), row.get::<_, Option<String>>(i))).collect())
+            .map(|row| {
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.to_lowercase(), row.get::<_, Option<String>>(i)))
+                    .collect()
+            })
             .collect())
     }
 }
@@ -73,7 +103,10 @@ pub fn describe(e: &postgres::Error) -> String {
 impl Drop for Oracle {
     fn drop(&mut self) {
         if let Ok(mut admin) = admin() {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }
@@ -95,7 +128,11 @@ fn canonical(text: Option<String>) -> String {
 
 fn canonical_timestamp(t: &str) -> Option<String> {
     let bytes = t.as_bytes();
-    let looks_like = bytes.len() >= 19 && bytes[4] == b'-' && bytes[7] == b'-' && matches!(bytes[10], b'T' | b' ') && bytes[13] == b':';
+    let looks_like = bytes.len() >= 19
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && matches!(bytes[10], b'T' | b' ')
+        && bytes[13] == b':';
     looks_like.then(|| {
         let mut s = t.replacen('T', " ", 1);
         for suffix in ["Z", "+00:00", "+00"] {
@@ -122,7 +159,11 @@ pub fn canonical_endpoint_rows(rows: &[Value]) -> Vec<Vec<(String, String)>> {
         .map(|row| {
             let mut cols: Vec<(String, String)> = row
                 .as_object()
-                .map(|o| o.iter().map(|(k, v)| (k.to_lowercase(), canonical(json_text(v)))).collect())
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| (k.to_lowercase(), canonical(json_text(v))))
+                        .collect()
+                })
                 .unwrap_or_default();
             cols.sort();
             cols
@@ -133,22 +174,38 @@ pub fn canonical_endpoint_rows(rows: &[Value]) -> Vec<Vec<(String, String)>> {
 }
 
 /// Sorted canonical rows from Postgres.
-pub fn canonical_oracle_rows(rows: Vec<BTreeMap<String, Option<String>>>) -> Vec<Vec<(String, String)>> {
-    let mut out: Vec<Vec<(String, String)>> =
-        rows.into_iter().map(|row| row.into_iter().map(|(k, v)| (k, canonical(v))).collect()).collect();
+pub fn canonical_oracle_rows(
+    rows: Vec<BTreeMap<String, Option<String>>>,
+) -> Vec<Vec<(String, String)>> {
+    let mut out: Vec<Vec<(String, String)>> = rows
+        .into_iter()
+        .map(|row| row.into_iter().map(|(k, v)| (k, canonical(v))).collect())
+        .collect();
     out.sort();
     out
 }
 
 /// Compares an endpoint with Postgres' answer; the error lists the first differences.
-pub fn assert_same(what: &str, endpoint: &[Value], expected: Vec<BTreeMap<String, Option<String>>>) -> anyhow::Result<()> {
+pub fn assert_same(
+    what: &str,
+    endpoint: &[Value],
+    expected: Vec<BTreeMap<String, Option<String>>>,
+) -> anyhow::Result<()> {
     let ours = canonical_endpoint_rows(endpoint);
     let theirs = canonical_oracle_rows(expected);
     if ours == theirs {
         return Ok(());
     }
-    let missing: Vec<_> = theirs.iter().filter(|r| !ours.contains(r)).take(5).collect();
-    let extra: Vec<_> = ours.iter().filter(|r| !theirs.contains(r)).take(5).collect();
+    let missing: Vec<_> = theirs
+        .iter()
+        .filter(|r| !ours.contains(r))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = ours
+        .iter()
+        .filter(|r| !theirs.contains(r))
+        .take(5)
+        .collect();
     anyhow::bail!(
         "{what}: endpoint has {} rows, Postgres {}.\nmissing (first 5): {missing:?}\nunexpected (first 5): {extra:?}",
         ours.len(),

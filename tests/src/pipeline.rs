@@ -26,19 +26,26 @@ pub struct BuiltPipeline {
 pub fn build(config: &Path, out_dir: &Path) -> anyhow::Result<BuiltPipeline> {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     std::env::set_var("DOZER_TARGET_DIR", target_dir());
-    let built = dozerc::cli::build(config, Some(out_dir)).map_err(|e| anyhow::anyhow!("dozerc build failed:\n{e}"))?;
+    let built = dozerc::cli::build(config, Some(out_dir))
+        .map_err(|e| anyhow::anyhow!("dozerc build failed:\n{e}"))?;
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--quiet"])
         .current_dir(&built.out_dir)
         .env("CARGO_TARGET_DIR", target_dir())
         .status()?;
     anyhow::ensure!(status.success(), "cargo build of the emitted crate failed");
-    Ok(BuiltPipeline { binary: target_dir().join("debug").join(&built.crate_name), crate_dir: built.out_dir })
+    Ok(BuiltPipeline {
+        binary: target_dir().join("debug").join(&built.crate_name),
+        crate_dir: built.out_dir,
+    })
 }
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18080)
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18080)
 }
 
 /// A running pipeline process.
@@ -55,7 +62,12 @@ impl Running {
     }
 
     /// As [`Running::start`], reading the named file sources from other folders.
-    pub fn start_with(binary: &Path, home_dir: &Path, port: u16, sources: &[(&str, &Path)]) -> anyhow::Result<Running> {
+    pub fn start_with(
+        binary: &Path,
+        home_dir: &Path,
+        port: u16,
+        sources: &[(&str, &Path)],
+    ) -> anyhow::Result<Running> {
         let log = home_dir.join(format!("pipeline-{port}.log"));
         std::fs::create_dir_all(home_dir)?;
         let log_file = std::fs::File::create(&log)?;
@@ -86,11 +98,18 @@ impl Running {
 
     /// The commit position the pipeline reports.
     pub fn position(&self) -> u64 {
-        crate::http::get(self.port, "/health").ok().and_then(|v| v["position"].as_u64()).unwrap_or(0)
+        crate::http::get(self.port, "/health")
+            .ok()
+            .and_then(|v| v["position"].as_u64())
+            .unwrap_or(0)
     }
 
     /// Waits until `check` holds, or fails with the log after `timeout`.
-    pub fn wait_until(&self, timeout: Duration, mut check: impl FnMut() -> bool) -> anyhow::Result<()> {
+    pub fn wait_until(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut() -> bool,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if check() {
@@ -98,12 +117,17 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        anyhow::bail!("condition not met within {timeout:?}; log:\n{}", self.log_text())
+        anyhow::bail!(
+            "condition not met within {timeout:?}; log:\n{}",
+            self.log_text()
+        )
     }
 
     /// Asks for a clean shutdown (SIGINT, as Ctrl-C) and waits for the exit status.
     pub fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
@@ -133,19 +157,43 @@ impl Drop for Running {
 }
 
 /// Runs the binary expecting it to fail quickly; returns its combined output.
-pub fn run_expecting_failure(binary: &Path, home_dir: &Path, port: u16, sources: &[(&str, &Path)]) -> anyhow::Result<String> {
-    let out = Command::new(binary).args(base_args(home_dir, port)).args(source_args(sources)).output()?;
+pub fn run_expecting_failure(
+    binary: &Path,
+    home_dir: &Path,
+    port: u16,
+    sources: &[(&str, &Path)],
+) -> anyhow::Result<String> {
+    let out = Command::new(binary)
+        .args(base_args(home_dir, port))
+        .args(source_args(sources))
+        .output()?;
     anyhow::ensure!(!out.status.success(), "expected a failure, got success");
-    Ok(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    Ok(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
 }
 
 fn base_args(home_dir: &Path, port: u16) -> Vec<String> {
     let home = home_dir.display().to_string();
-    ["--home-dir", &home, "--rest-host", "127.0.0.1", "--rest-port", &port.to_string(), "--poll-ms", "50"]
-        .map(String::from)
-        .to_vec()
+    [
+        "--home-dir",
+        &home,
+        "--rest-host",
+        "127.0.0.1",
+        "--rest-port",
+        &port.to_string(),
+        "--poll-ms",
+        "50",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn source_args(sources: &[(&str, &Path)]) -> Vec<String> {
-    sources.iter().flat_map(|(name, dir)| ["--source".to_string(), format!("{name}={}", dir.display())]).collect()
+    sources
+        .iter()
+        .flat_map(|(name, dir)| ["--source".to_string(), format!("{name}={}", dir.display())])
+        .collect()
 }

@@ -21,7 +21,10 @@ pub fn statements(sql: &str) -> Vec<(String, String)> {
 
 /// The `sql: |` block of a config file (lines indented under it).
 pub fn sql_block(config: &str) -> String {
-    let mut lines = config.lines().skip_while(|l| !l.starts_with("sql: |")).skip(1);
+    let mut lines = config
+        .lines()
+        .skip_while(|l| !l.starts_with("sql: |"))
+        .skip(1);
     let mut out = Vec::new();
     for line in lines.by_ref() {
         if !line.is_empty() && !line.starts_with(' ') {

@@ -11,8 +11,18 @@ fn a_port_in_use_is_named() -> anyhow::Result<()> {
     let scratch = Scratch::new()?;
     let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = taken.local_addr()?.port();
-    let output = run_expecting_failure(&pipeline().binary, &scratch.home(), port, &[("sales_data", &scratch.sales_dir())])?;
-    assert!(output.contains(&format!("127.0.0.1:{port}")) && output.contains("in use") && output.contains("api.rest.port"), "{output}");
+    let output = run_expecting_failure(
+        &pipeline().binary,
+        &scratch.home(),
+        port,
+        &[("sales_data", &scratch.sales_dir())],
+    )?;
+    assert!(
+        output.contains(&format!("127.0.0.1:{port}"))
+            && output.contains("in use")
+            && output.contains("api.rest.port"),
+        "{output}"
+    );
     assert!(!output.contains("panicked"), "{output}");
     Ok(())
 }
@@ -21,8 +31,16 @@ fn a_port_in_use_is_named() -> anyhow::Result<()> {
 fn a_missing_data_folder_is_named() -> anyhow::Result<()> {
     let scratch = Scratch::new()?;
     let missing = scratch.dir.path().join("no-such-folder");
-    let output = run_expecting_failure(&pipeline().binary, &scratch.home(), free_port(), &[("sales_data", &missing)])?;
-    assert!(output.contains("no-such-folder") && output.contains("does not exist"), "{output}");
+    let output = run_expecting_failure(
+        &pipeline().binary,
+        &scratch.home(),
+        free_port(),
+        &[("sales_data", &missing)],
+    )?;
+    assert!(
+        output.contains("no-such-folder") && output.contains("does not exist"),
+        "{output}"
+    );
     Ok(())
 }
 
@@ -44,12 +62,20 @@ fn a_bad_csv_row_stops_the_pipeline_with_nothing_half_applied() -> anyhow::Resul
         if let Some(status) = running.try_exit()? {
             break status;
         }
-        anyhow::ensure!(Instant::now() < deadline, "the pipeline kept running after a bad row");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the pipeline kept running after a bad row"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(!status.success());
     let log = running.log_text();
-    assert!(log.contains("sales-0002.csv:3:4") && log.contains("`Quantity`") && log.contains("`lots` is not an Int"), "{log}");
+    assert!(
+        log.contains("sales-0002.csv:3:4")
+            && log.contains("`Quantity`")
+            && log.contains("`lots` is not an Int"),
+        "{log}"
+    );
     assert!(!log.contains("panicked"), "{log}");
 
     // Fix the data (remove the bad file): the first row of the bad file was never applied.

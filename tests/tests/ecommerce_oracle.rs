@@ -39,7 +39,10 @@ fn endpoints_equal_postgres_and_follow_new_files() -> anyhow::Result<()> {
     scratch.add_file("sales-0002.csv", &second)?;
     running.wait_until(Duration::from_secs(1), || running.position() >= 2)?;
     check_all(&mut oracle, running.port)?;
-    eprintln!("second file visible on every endpoint after {:?}", dropped.elapsed());
+    eprintln!(
+        "second file visible on every endpoint after {:?}",
+        dropped.elapsed()
+    );
     Ok(())
 }
 
@@ -54,7 +57,10 @@ fn restarts_resume_without_reingesting() -> anyhow::Result<()> {
     let port = free_port();
     let running = scratch.start(port)?;
     running.wait_until(Duration::from_secs(30), || running.position() >= 1)?;
-    let before: Vec<_> = QUERIES.iter().map(|(p, _)| all_rows(port, p)).collect::<Result<_, _>>()?;
+    let before: Vec<_> = QUERIES
+        .iter()
+        .map(|(p, _)| all_rows(port, p))
+        .collect::<Result<_, _>>()?;
     let status = running.stop()?;
     assert!(status.success(), "a clean shutdown exits 0, got {status}");
 
@@ -62,7 +68,10 @@ fn restarts_resume_without_reingesting() -> anyhow::Result<()> {
     // sums not doubled).
     let running = scratch.start(port)?;
     assert_eq!(running.position(), 1);
-    let after: Vec<_> = QUERIES.iter().map(|(p, _)| all_rows(port, p)).collect::<Result<_, _>>()?;
+    let after: Vec<_> = QUERIES
+        .iter()
+        .map(|(p, _)| all_rows(port, p))
+        .collect::<Result<_, _>>()?;
     assert_eq!(before, after);
     check_all(&mut oracle, port)?;
 

@@ -21,7 +21,11 @@ fn routes_answer_like_dozer() -> anyhow::Result<()> {
     // GET /path: the first 50 records.
     let page = get(port, "/sales_by_country")?;
     let countries = oracle.rows("SELECT COUNT(DISTINCT Country) AS n FROM sales_data")?;
-    let expected = countries[0]["n"].as_deref().unwrap_or("0").parse::<usize>()?.min(50);
+    let expected = countries[0]["n"]
+        .as_deref()
+        .unwrap_or("0")
+        .parse::<usize>()?
+        .min(50);
     assert_eq!(page.as_array().map(Vec::len), Some(expected));
 
     // GET /path/{id}: by primary key, 404 when absent.
@@ -41,21 +45,40 @@ fn routes_answer_like_dozer() -> anyhow::Result<()> {
     )?;
     assert_eq!(status, 200, "{body}");
     let rows = body.as_array().cloned().unwrap_or_default();
-    let values: Vec<rust_decimal::Decimal> =
-        rows.iter().filter_map(|r| r["LifetimeValue"].as_str()).filter_map(|v| v.parse().ok()).collect();
+    let values: Vec<rust_decimal::Decimal> = rows
+        .iter()
+        .filter_map(|r| r["LifetimeValue"].as_str())
+        .filter_map(|v| v.parse().ok())
+        .collect();
     let top = oracle.rows("SELECT SUM(Quantity*UnitPrice)::text AS v FROM sales_data GROUP BY CustomerID HAVING SUM(Quantity*UnitPrice) > 1000 ORDER BY SUM(Quantity*UnitPrice) DESC LIMIT 5")?;
-    let expected: Vec<rust_decimal::Decimal> = top.iter().filter_map(|r| r["v"].as_deref()).filter_map(|v| v.parse().ok()).collect();
+    let expected: Vec<rust_decimal::Decimal> = top
+        .iter()
+        .filter_map(|r| r["v"].as_deref())
+        .filter_map(|v| v.parse().ok())
+        .collect();
     assert_eq!(values, expected);
 
-    let (status, count) = post_raw(port, "/clv/count", r#"{"$filter": {"LifetimeValue": {"$gt": 1000}}}"#)?;
+    let (status, count) = post_raw(
+        port,
+        "/clv/count",
+        r#"{"$filter": {"LifetimeValue": {"$gt": 1000}}}"#,
+    )?;
     assert_eq!(status, 200);
     let expected = oracle.rows("SELECT COUNT(*) AS n FROM (SELECT CustomerID FROM sales_data GROUP BY CustomerID HAVING SUM(Quantity*UnitPrice) > 1000) q")?;
-    assert_eq!(count.as_u64().map(|n| n.to_string()), expected[0]["n"].clone());
+    assert_eq!(
+        count.as_u64().map(|n| n.to_string()),
+        expected[0]["n"].clone()
+    );
 
     // Malformed requests: 400 with a JSON error naming the bad part.
     let (status, body) = post_raw(port, "/clv/query", "{not json")?;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("JSON")), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("JSON")),
+        "{body}"
+    );
     let (status, body) = post_raw(port, "/clv/query", r#"{"$filter": {"Nope": 1}}"#)?;
     assert_eq!(status, 400);
     assert!(body.to_string().contains("Nope"), "{body}");
@@ -64,6 +87,11 @@ fn routes_answer_like_dozer() -> anyhow::Result<()> {
     let endpoints = get(port, "/")?;
     assert_eq!(endpoints.as_array().map(Vec::len), Some(3));
     let openapi = get(port, "/openapi.json")?;
-    assert!(openapi["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{openapi}");
+    assert!(
+        openapi["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.")),
+        "{openapi}"
+    );
     Ok(())
 }

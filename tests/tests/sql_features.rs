@@ -11,7 +11,8 @@ use dozer_e2e::workspace_root;
 use std::time::Duration;
 
 /// Postgres `integer` for the Int columns: SUM(integer) is bigint there, like our SUM(Int).
-const TABLE: &str = "CREATE TABLE sales_data (InvoiceNo text, StockCode text, Description text, Quantity integer, \
+const TABLE: &str =
+    "CREATE TABLE sales_data (InvoiceNo text, StockCode text, Description text, Quantity integer, \
      InvoiceDate timestamp, UnitPrice numeric, CustomerID integer, Country text)";
 
 const ENDPOINTS: [(&str, &str); 6] = [
@@ -34,20 +35,36 @@ fn check(oracle: &mut Oracle, port: u16) -> anyhow::Result<()> {
 
 #[test]
 fn every_statement_equals_postgres() -> anyhow::Result<()> {
-    let fixture = workspace_root().join("tests").join("fixtures").join("sql_features");
+    let fixture = workspace_root()
+        .join("tests")
+        .join("fixtures")
+        .join("sql_features");
     let config = fixture.join("dozer-config.yaml");
-    let built = build(&config, &workspace_root().join("target").join("e2e").join("sql_features"))?;
+    let built = build(
+        &config,
+        &workspace_root()
+            .join("target")
+            .join("e2e")
+            .join("sql_features"),
+    )?;
 
     let mut oracle = Oracle::new("sql_features")?;
     oracle.client.batch_execute(TABLE)?;
     for (name, select) in statements(&sql_block(&std::fs::read_to_string(&config)?)) {
-        oracle.client.batch_execute(&format!("CREATE VIEW {name} AS {select}"))?;
+        oracle
+            .client
+            .batch_execute(&format!("CREATE VIEW {name} AS {select}"))?;
     }
     oracle.copy_csv("sales_data", &sample_csv())?;
 
     let scratch = Scratch::new()?;
     scratch.add_file("sales-0001.csv", &std::fs::read(sample_csv())?)?;
-    let running = Running::start_with(&built.binary, &scratch.home(), free_port(), &[("sales_data", &scratch.sales_dir())])?;
+    let running = Running::start_with(
+        &built.binary,
+        &scratch.home(),
+        free_port(),
+        &[("sales_data", &scratch.sales_dir())],
+    )?;
     running.wait_until(Duration::from_secs(30), || running.position() >= 1)?;
     check(&mut oracle, running.port)?;
 

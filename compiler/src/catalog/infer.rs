@@ -5,8 +5,14 @@ use std::path::Path;
 
 /// Reads the header of `path` and infers a type per column from up to `sample` rows.
 pub fn infer_file(path: &Path, sample: usize) -> Result<(Vec<String>, Vec<SqlType>), csv::Error> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_path(path)?;
-    let header: Vec<String> = reader.headers()?.iter().map(|h| h.trim().to_string()).collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)?;
+    let header: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
     let mut candidates: Vec<Option<Candidate>> = vec![None; header.len()];
     for record in reader.records().take(sample) {
         let record = record?;
@@ -22,7 +28,10 @@ pub fn infer_file(path: &Path, sample: usize) -> Result<(Vec<String>, Vec<SqlTyp
         }
     }
     // A column that was empty in the whole sample is text: the safest choice.
-    let types = candidates.into_iter().map(|c| c.map_or(SqlType::String, Candidate::sql_type)).collect();
+    let types = candidates
+        .into_iter()
+        .map(|c| c.map_or(SqlType::String, Candidate::sql_type))
+        .collect();
     Ok((header, types))
 }
 
@@ -86,9 +95,14 @@ impl Candidate {
 /// ISO 8601 date-times, with or without an offset (the forms the runtime accepts).
 fn looks_like_timestamp(t: &str) -> bool {
     chrono::DateTime::parse_from_rfc3339(t).is_ok()
-        || ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
-            .iter()
-            .any(|f| chrono::NaiveDateTime::parse_from_str(t, f).is_ok())
+        || [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .any(|f| chrono::NaiveDateTime::parse_from_str(t, f).is_ok())
         || ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"]
             .iter()
             .any(|f| chrono::DateTime::parse_from_str(t, f).is_ok())
@@ -102,9 +116,22 @@ mod tests {
     fn infers_the_narrowest_common_type() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.csv");
-        std::fs::write(&path, "a,b,c,d,e\n1,1,x,2010-12-01T08:26:00,\n2,2.5,3,2010-12-01 09:00:00,\n").unwrap();
+        std::fs::write(
+            &path,
+            "a,b,c,d,e\n1,1,x,2010-12-01T08:26:00,\n2,2.5,3,2010-12-01 09:00:00,\n",
+        )
+        .unwrap();
         let (header, types) = infer_file(&path, 10).unwrap();
         assert_eq!(header, ["a", "b", "c", "d", "e"]);
-        assert_eq!(types, [SqlType::Int, SqlType::Decimal, SqlType::String, SqlType::Timestamp, SqlType::String]);
+        assert_eq!(
+            types,
+            [
+                SqlType::Int,
+                SqlType::Decimal,
+                SqlType::String,
+                SqlType::Timestamp,
+                SqlType::String
+            ]
+        );
     }
 }

@@ -30,7 +30,9 @@ const SAMPLE_ROWS: usize = 1000;
 
 /// Resolves every source of the config.
 pub fn resolve(cfg: &LoadedConfig) -> Result<Vec<ResolvedSource>, CompileError> {
-    (0..cfg.config.sources.len()).map(|index| resolve_source(cfg, index)).collect()
+    (0..cfg.config.sources.len())
+        .map(|index| resolve_source(cfg, index))
+        .collect()
 }
 
 fn error_at(cfg: &LoadedConfig, path: &[PathSeg], message: String, label: &str) -> CompileError {
@@ -42,14 +44,25 @@ fn error_at(cfg: &LoadedConfig, path: &[PathSeg], message: String, label: &str) 
 
 fn resolve_source(cfg: &LoadedConfig, index: usize) -> Result<ResolvedSource, CompileError> {
     let source = &cfg.config.sources[index];
-    let here = [PathSeg::Key("sources"), PathSeg::Index(index), PathSeg::Key("connection")];
+    let here = [
+        PathSeg::Key("sources"),
+        PathSeg::Index(index),
+        PathSeg::Key("connection"),
+    ];
     let (conn_index, connection) = cfg
         .config
         .connections
         .iter()
         .enumerate()
         .find(|(_, c)| c.name == source.connection)
-        .ok_or_else(|| error_at(cfg, &here, format!("unknown connection `{}`", source.connection), "not a connection"))?;
+        .ok_or_else(|| {
+            error_at(
+                cfg,
+                &here,
+                format!("unknown connection `{}`", source.connection),
+                "not a connection",
+            )
+        })?;
     let local = match &connection.config {
         ConnectionConfig::LocalStorage(local) => local,
         ConnectionConfig::Postgres(_) => {
@@ -70,8 +83,15 @@ fn resolve_source(cfg: &LoadedConfig, index: usize) -> Result<ResolvedSource, Co
         .ok_or_else(|| {
             error_at(
                 cfg,
-                &[PathSeg::Key("sources"), PathSeg::Index(index), PathSeg::Key("table_name")],
-                format!("connection `{}` has no table `{}`", connection.name, source.table_name),
+                &[
+                    PathSeg::Key("sources"),
+                    PathSeg::Index(index),
+                    PathSeg::Key("table_name"),
+                ],
+                format!(
+                    "connection `{}` has no table `{}`",
+                    connection.name, source.table_name
+                ),
                 "unknown table",
             )
         })?;
@@ -91,37 +111,80 @@ fn resolve_source(cfg: &LoadedConfig, index: usize) -> Result<ResolvedSource, Co
     let files = list_files(&location, &extension);
     let location_text = location.display().to_string();
     if files.is_empty() && csv.schema.is_none() {
-        let reason = if location.is_dir() || is_glob(&location_text) { "has no files" } else { "does not exist" };
-        return Err(error_at(cfg, &table_path, format!("{location_text} {reason}, so the columns of `{}` are unknown", spec.name), "no data here")
-            .with_help("add at least one file, or declare the columns under `schema:`"));
+        let reason = if location.is_dir() || is_glob(&location_text) {
+            "has no files"
+        } else {
+            "does not exist"
+        };
+        return Err(error_at(
+            cfg,
+            &table_path,
+            format!(
+                "{location_text} {reason}, so the columns of `{}` are unknown",
+                spec.name
+            ),
+            "no data here",
+        )
+        .with_help("add at least one file, or declare the columns under `schema:`"));
     }
 
     let mut columns: Vec<Column> = Vec::new();
     let mut origins = Vec::new();
     if let Some(first) = files.first() {
         let (header, types) = infer::infer_file(first, SAMPLE_ROWS).map_err(|e| {
-            error_at(cfg, &table_path, format!("cannot read {}: {e}", first.display()), "reading this table")
+            error_at(
+                cfg,
+                &table_path,
+                format!("cannot read {}: {e}", first.display()),
+                "reading this table",
+            )
         })?;
         for (name, inferred) in header.into_iter().zip(types) {
-            let declared = csv.schema.as_ref().and_then(|s| s.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)));
+            let declared = csv
+                .schema
+                .as_ref()
+                .and_then(|s| s.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)));
             let (ty, origin) = match declared {
                 Some((_, ty)) => (parse_type(cfg, &table_path, ty)?, TypeOrigin::Declared),
                 None => (inferred, TypeOrigin::Inferred),
             };
-            columns.push(Column { name, ty, nullable: true });
+            columns.push(Column {
+                name,
+                ty,
+                nullable: true,
+            });
             origins.push(origin);
         }
         if let Some(schema) = &csv.schema {
             for key in schema.keys() {
                 if !columns.iter().any(|c| c.name.eq_ignore_ascii_case(key)) {
-                    return Err(error_at(cfg, &table_path, format!("`schema` names column `{key}`, which {} does not have", first.display()), "this table")
-                        .with_help(format!("the header has: {}", columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))));
+                    return Err(error_at(
+                        cfg,
+                        &table_path,
+                        format!(
+                            "`schema` names column `{key}`, which {} does not have",
+                            first.display()
+                        ),
+                        "this table",
+                    )
+                    .with_help(format!(
+                        "the header has: {}",
+                        columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
                 }
             }
         }
     } else if let Some(schema) = &csv.schema {
         for (name, ty) in schema {
-            columns.push(Column { name: name.clone(), ty: parse_type(cfg, &table_path, ty)?, nullable: true });
+            columns.push(Column {
+                name: name.clone(),
+                ty: parse_type(cfg, &table_path, ty)?,
+                nullable: true,
+            });
             origins.push(TypeOrigin::Declared);
         }
     }
@@ -130,14 +193,28 @@ fn resolve_source(cfg: &LoadedConfig, index: usize) -> Result<ResolvedSource, Co
         let mut picked = Vec::new();
         let mut picked_origins = Vec::new();
         for name in selected {
-            let Some(i) = columns.iter().position(|c| c.name.eq_ignore_ascii_case(name)) else {
+            let Some(i) = columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(name))
+            else {
                 return Err(error_at(
                     cfg,
-                    &[PathSeg::Key("sources"), PathSeg::Index(index), PathSeg::Key("columns")],
+                    &[
+                        PathSeg::Key("sources"),
+                        PathSeg::Index(index),
+                        PathSeg::Key("columns"),
+                    ],
                     format!("table `{}` has no column `{name}`", spec.name),
                     "unknown column",
                 )
-                .with_help(format!("its columns are: {}", columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))));
+                .with_help(format!(
+                    "its columns are: {}",
+                    columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             };
             picked.push(columns[i].clone());
             picked_origins.push(origins[i]);
@@ -147,15 +224,25 @@ fn resolve_source(cfg: &LoadedConfig, index: usize) -> Result<ResolvedSource, Co
     }
 
     Ok(ResolvedSource {
-        table: SourceTable { name: source.name.clone(), columns, location: location_text, extension },
+        table: SourceTable {
+            name: source.name.clone(),
+            columns,
+            location: location_text,
+            extension,
+        },
         origins,
     })
 }
 
 fn parse_type(cfg: &LoadedConfig, at: &[PathSeg], name: &str) -> Result<SqlType, CompileError> {
     SqlType::from_name(name).ok_or_else(|| {
-        error_at(cfg, at, format!("unknown column type `{name}`"), "in this table's schema")
-            .with_help(format!("use one of: {}", SqlType::NAMES.join(", ")))
+        error_at(
+            cfg,
+            at,
+            format!("unknown column type `{name}`"),
+            "in this table's schema",
+        )
+        .with_help(format!("use one of: {}", SqlType::NAMES.join(", ")))
     })
 }
 
@@ -178,7 +265,12 @@ pub fn list_files(location: &Path, extension: &str) -> Vec<PathBuf> {
             .unwrap_or_default()
     } else if is_glob(&location.display().to_string()) {
         glob::glob(&location.display().to_string())
-            .map(|paths| paths.filter_map(Result::ok).filter(|p| p.is_file()).collect())
+            .map(|paths| {
+                paths
+                    .filter_map(Result::ok)
+                    .filter(|p| p.is_file())
+                    .collect()
+            })
             .unwrap_or_default()
     } else {
         Vec::new()

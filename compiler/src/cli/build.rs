@@ -29,7 +29,9 @@ pub fn build(config: &Path, out_dir: Option<&Path>) -> Result<Built, String> {
     let paths = Paths::discover(&home_dir)?;
     let out_dir = match out_dir {
         Some(dir) => dir.to_path_buf(),
-        None => home_dir.join("build").join(&compiled.config.config.app_name),
+        None => home_dir
+            .join("build")
+            .join(&compiled.config.config.app_name),
     };
     let rest = &compiled.config.config.api.rest;
     let options = CrateOptions {
@@ -42,15 +44,31 @@ pub fn build(config: &Path, out_dir: Option<&Path>) -> Result<Built, String> {
     };
     let generated = generate(&compiled.pipeline, &options).map_err(|e| render(&e))?;
     write_crate(&generated, &out_dir).map_err(|e| render(&e))?;
-    println!("wrote crate `{}` to {}", generated.crate_name, out_dir.display());
-    println!("run it:  (cd {} && cargo run --release)   or:  dozerc run -c {}", out_dir.display(), config.display());
-    Ok(Built { out_dir, crate_name: generated.crate_name, target_dir: paths.target_dir, compiled })
+    println!(
+        "wrote crate `{}` to {}",
+        generated.crate_name,
+        out_dir.display()
+    );
+    println!(
+        "run it:  (cd {} && cargo run --release)   or:  dozerc run -c {}",
+        out_dir.display(),
+        config.display()
+    );
+    Ok(Built {
+        out_dir,
+        crate_name: generated.crate_name,
+        target_dir: paths.target_dir,
+        compiled,
+    })
 }
 
 /// Prints the sources' columns (with inferred types marked) and the result tables.
 fn report(c: &Compiled) {
     for source in &c.sources {
-        println!("source `{}` ({}):", source.table.name, source.table.location);
+        println!(
+            "source `{}` ({}):",
+            source.table.name, source.table.location
+        );
         for (column, origin) in source.table.columns.iter().zip(&source.origins) {
             let how = match origin {
                 TypeOrigin::Declared => "declared",
@@ -61,10 +79,23 @@ fn report(c: &Compiled) {
     }
     for statement in &c.pipeline.statements {
         let key = statement.key.column_names(&statement.columns);
-        let columns: Vec<String> = statement.columns.iter().map(|c| format!("{} {}", c.name, c.ty)).collect();
-        println!("table `{}` ({}), key [{}]", statement.name, columns.join(", "), key.join(", "));
+        let columns: Vec<String> = statement
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.ty))
+            .collect();
+        println!(
+            "table `{}` ({}), key [{}]",
+            statement.name,
+            columns.join(", "),
+            key.join(", ")
+        );
     }
     for endpoint in &c.pipeline.endpoints {
-        println!("endpoint {} -> `{}`", endpoint.path, c.pipeline.table_name(endpoint.table));
+        println!(
+            "endpoint {} -> `{}`",
+            endpoint.path,
+            c.pipeline.table_name(endpoint.table)
+        );
     }
 }

@@ -8,7 +8,8 @@ pub fn clean(config: &Path) -> Result<(), String> {
     let home = loaded.home_dir();
     for dir in [home.join("build"), home.join("cache")] {
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
             println!("removed {}", dir.display());
         }
     }

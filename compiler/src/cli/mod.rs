@@ -12,7 +12,11 @@ pub use build::build;
 pub use paths::Paths;
 
 #[derive(Parser, Debug)]
-#[command(name = "dozerc", version, about = "Compiles a Dozer pipeline (dozer-config.yaml) into a Rust crate that serves live APIs")]
+#[command(
+    name = "dozerc",
+    version,
+    about = "Compiles a Dozer pipeline (dozer-config.yaml) into a Rust crate that serves live APIs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -14,7 +14,9 @@ impl Paths {
     pub fn discover(home_dir: &Path) -> Result<Paths, String> {
         let runtime = match std::env::var_os("DOZER_RUNTIME_PATH") {
             Some(p) => PathBuf::from(p),
-            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("runtime"),
+            None => Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("runtime"),
         };
         let runtime = runtime.canonicalize().map_err(|_| {
             format!(
@@ -26,7 +28,10 @@ impl Paths {
             Some(p) => absolute(PathBuf::from(p)),
             None => default_target_dir().unwrap_or_else(|| home_dir.join("target")),
         };
-        Ok(Paths { runtime, target_dir })
+        Ok(Paths {
+            runtime,
+            target_dir,
+        })
     }
 }
 
@@ -41,6 +46,8 @@ fn absolute(path: PathBuf) -> PathBuf {
     if path.is_absolute() {
         path
     } else {
-        std::env::current_dir().map(|d| d.join(&path)).unwrap_or(path)
+        std::env::current_dir()
+            .map(|d| d.join(&path))
+            .unwrap_or(path)
     }
 }

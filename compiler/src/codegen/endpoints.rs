@@ -1,9 +1,7 @@
 //! `endpoints.rs` of the emitted crate: what each endpoint serves, and its typed cache table.
 
-use super::names::field_name;
 use super::Names;
-use crate::plan::Pipeline;
-use heck::ToShoutySnakeCase;
+use crate::plan::{Pipeline, TableKey};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -11,11 +9,10 @@ pub fn endpoints_file(p: &Pipeline, names: &Names) -> TokenStream {
     let mut items = Vec::new();
     let mut apis = Vec::new();
     let mut tables = Vec::new();
-    for e in &p.endpoints {
+    for (e, n) in p.endpoints.iter().zip(&names.endpoints) {
         let table = names.table(e.table);
         let (row, key) = (format_ident!("{}", table.row_type), table.key_tokens());
-        let decl = format_ident!("{}", e.name.to_shouty_snake_case().replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_"));
-        let table_fn = format_ident!("{}_table", field_name(&e.name));
+        let (decl, table_fn) = (format_ident!("{}", n.decl), format_ident!("{}", n.table_fn));
         let (name, path, table_name) = (&e.name, &e.path, p.table_name(e.table));
         let primary_key = p.key(e.table).column_names(p.columns(e.table));
         let doc = super::doc(&format!("`{path}`: serves `{table_name}`."));
@@ -37,21 +34,41 @@ pub fn endpoints_file(p: &Pipeline, names: &Names) -> TokenStream {
         apis.push(quote!(Arc::new(TypedEndpoint::<#key, #row>::new(store.clone(), #decl))));
         tables.push(quote!(#table_fn().table_name().to_string()));
     }
+    // Import only what is used, so the crate builds without warnings.
+    let uses_key_aliases = p
+        .endpoints
+        .iter()
+        .any(|e| matches!(names.table(e.table).key, TableKey::Tuple { .. }));
+    let pipeline_use = uses_key_aliases.then(|| {
+        quote!(
+            use crate::pipeline::*;
+        )
+    });
+    let records_use = (!p.endpoints.is_empty()).then(|| {
+        quote!(
+            use crate::records::*;
+        )
+    });
+    let store_param = if p.endpoints.is_empty() {
+        quote!(_store)
+    } else {
+        quote!(store)
+    };
     quote! {
-        use crate::pipeline::*;
-        use crate::records::*;
+        #pipeline_use
+        #records_use
         use dozer_runtime::prelude::*;
 
         #( #items )*
 
         /// The API view of every endpoint.
-        pub fn all(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
-            vec![ #( #apis ),* ]
+        pub fn all(#store_param: &Store) -> Vec<Arc<dyn EndpointApi>> {
+            Vec::from([ #( #apis as Arc<dyn EndpointApi> ),* ])
         }
 
         /// The redb tables the endpoints read.
         pub fn table_names() -> Vec<String> {
-            vec![ #( #tables ),* ]
+            Vec::from([ #( #tables ),* ])
         }
     }
 }

@@ -53,7 +53,10 @@ pub fn expr(e: &Expr, scope: &Scope) -> TokenStream {
             let inner = expr(inner, scope);
             quote!(expr::not(#inner))
         }
-        ExprKind::IsNull { expr: inner, negated } => {
+        ExprKind::IsNull {
+            expr: inner,
+            negated,
+        } => {
             let inner = expr(inner, scope);
             if *negated {
                 quote!(Some(#inner.is_some()))

@@ -52,19 +52,25 @@ impl TableNames {
     }
 }
 
-/// Names for every table of the pipeline: sources first, then statements.
+/// Rust names chosen for one endpoint.
+pub struct EndpointNames {
+    /// The `EndpointDecl` constant, e.g. `CUSTOMER_LIFETIME_VALUE`.
+    pub decl: String,
+    /// The function returning its cache table, e.g. `customer_lifetime_value_table`.
+    pub table_fn: String,
+}
+
+/// Names for every table of the pipeline (sources first, then statements) and every endpoint.
 pub struct Names {
     pub sources: Vec<TableNames>,
     pub statements: Vec<TableNames>,
+    pub endpoints: Vec<EndpointNames>,
 }
 
 impl Names {
     pub fn new(p: &Pipeline) -> Names {
-        let mut types = UniqueNames::default();
-        for reserved in ["Pipeline", "RecordId", "Record", "Value", "Delta", "Settings"] {
-            types.reserve(reserved);
-        }
-        let mut vars = UniqueNames::default();
+        let mut types = UniqueNames::types().reserving(names::RESERVED_TYPES);
+        let mut vars = UniqueNames::default().reserving(names::RESERVED_VARS);
         let sources = p
             .sources
             .iter()
@@ -95,7 +101,21 @@ impl Names {
                 }
             })
             .collect();
-        Names { sources, statements }
+        let mut consts = UniqueNames::default();
+        let mut fns = UniqueNames::default().reserving(&["all", "table_names"]);
+        let endpoints = p
+            .endpoints
+            .iter()
+            .map(|e| EndpointNames {
+                decl: consts.unique(names::field_name(&e.name).to_ascii_uppercase()),
+                table_fn: fns.unique(format!("{}_table", names::field_name(&e.name))),
+            })
+            .collect();
+        Names {
+            sources,
+            statements,
+            endpoints,
+        }
     }
 
     pub fn table(&self, input: Input) -> &TableNames {
@@ -124,7 +144,6 @@ pub fn key_alias(names: &TableNames, doc: &str) -> TokenStream {
         }
     }
 }
-
 
 /// Doc comment attributes, one `///` line per line of `text`.
 pub fn doc(text: &str) -> TokenStream {

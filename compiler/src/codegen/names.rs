@@ -15,23 +15,54 @@ pub fn type_name(sql: &str) -> String {
 }
 
 fn sanitize(name: &str, fallback: &str) -> String {
-    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if out.is_empty() || out.chars().all(|c| c == '_') {
         out = fallback.to_string();
     }
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
     }
+    // Keywords that cannot be raw identifiers (`r#self` is not allowed).
+    if matches!(out.as_str(), "self" | "Self" | "super" | "crate") {
+        out.push('_');
+    }
     out
 }
 
-/// Makes names unique by suffixing `_2`, `_3`, ...
+/// Makes names unique by suffixing `_2`, `_3`, ... (`2`, `3`, ... for type names, which stay
+/// UpperCamelCase).
 #[derive(Default)]
 pub struct UniqueNames {
     taken: HashSet<String>,
+    camel: bool,
 }
 
 impl UniqueNames {
+    /// For UpperCamelCase type names.
+    pub fn types() -> Self {
+        UniqueNames {
+            taken: HashSet::new(),
+            camel: true,
+        }
+    }
+
+    /// Reserves every name in `names`.
+    pub fn reserving(mut self, names: &[&str]) -> Self {
+        for name in names {
+            self.reserve(name);
+        }
+        self
+    }
+
     pub fn reserve(&mut self, name: &str) {
         self.taken.insert(name.to_string());
     }
@@ -40,7 +71,11 @@ impl UniqueNames {
         let mut name = base.clone();
         let mut n = 2;
         while self.taken.contains(&name) {
-            name = format!("{base}_{n}");
+            name = if self.camel {
+                format!("{base}{n}")
+            } else {
+                format!("{base}_{n}")
+            };
             n += 1;
         }
         self.taken.insert(name.clone());
@@ -63,6 +98,106 @@ pub fn field_names<'a>(columns: impl Iterator<Item = &'a str>) -> Vec<String> {
     columns.map(|c| names.unique(field_name(c))).collect()
 }
 
+/// Type names generated code imports (runtime prelude, std prelude, serde): a table must not
+/// shadow them.
+pub const RESERVED_TYPES: &[&str] = &[
+    "Pipeline",
+    "Avg",
+    "Count",
+    "GroupTable",
+    "Max",
+    "Min",
+    "Operator",
+    "Sum",
+    "EndpointTable",
+    "StateStore",
+    "EvalError",
+    "EndpointApi",
+    "EndpointDecl",
+    "TypedEndpoint",
+    "PipelineError",
+    "Settings",
+    "Store",
+    "StoreError",
+    "CsvTableSpec",
+    "SourceChanges",
+    "WriteTransaction",
+    "Arc",
+    "Date",
+    "Decimal",
+    "Delta",
+    "FieldDef",
+    "FieldType",
+    "FieldValue",
+    "Float",
+    "Json",
+    "Record",
+    "RecordId",
+    "SourceRecord",
+    "TableKey",
+    "Timestamp",
+    "TypeError",
+    "Value",
+    "Deserialize",
+    "Serialize",
+    "Option",
+    "Some",
+    "None",
+    "Result",
+    "Ok",
+    "Err",
+    "Vec",
+    "String",
+    "Box",
+    "Default",
+    "Clone",
+    "Copy",
+    "Send",
+    "Sync",
+    "Sized",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "Drop",
+    "Iterator",
+    "IntoIterator",
+    "ToString",
+    "ToOwned",
+    "From",
+    "Into",
+    "PartialEq",
+    "Eq",
+    "Ord",
+    "PartialOrd",
+    "Debug",
+    "Hash",
+];
+
+/// Local names and modules generated code uses: a table's variable must not shadow them.
+pub const RESERVED_VARS: &[&str] = &[
+    "txn",
+    "source",
+    "changes",
+    "store",
+    "input",
+    "out",
+    "change",
+    "row",
+    "key",
+    "aggs",
+    "weight",
+    "old",
+    "new",
+    "pipeline",
+    "endpoints",
+    "records",
+    "app",
+    "expr",
+    "std",
+    "core",
+    "dozer_runtime",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +209,8 @@ mod tests {
         assert_eq!(field_name("1st"), "_1st");
         assert_eq!(type_name("sales_by_country"), "SalesByCountry");
         assert_eq!(ident("type").to_string(), "r#type");
+        assert_eq!(field_name("self"), "self_");
+        assert_eq!(type_name("self"), "Self_");
         assert_eq!(field_names(["a", "A"].into_iter()), ["a", "a_2"]);
     }
 }

@@ -9,12 +9,31 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 /// The operator struct and its `Operator` impl for one statement.
-pub fn operator(statement: &Statement, doc: &str, input: &TableNames, output: &TableNames) -> TokenStream {
+pub fn operator(
+    statement: &Statement,
+    doc: &str,
+    input: &TableNames,
+    output: &TableNames,
+) -> TokenStream {
     match &statement.body {
         Body::Project { filter, outputs } => project(doc, input, output, filter.as_ref(), outputs),
-        Body::Aggregate { filter, keys, aggregates, outputs, having } => {
-            aggregate(statement, doc, input, output, filter.as_ref(), keys, aggregates, outputs, having.as_ref())
-        }
+        Body::Aggregate {
+            filter,
+            keys,
+            aggregates,
+            outputs,
+            having,
+        } => aggregate(
+            statement,
+            doc,
+            input,
+            output,
+            filter.as_ref(),
+            keys,
+            aggregates,
+            outputs,
+            having.as_ref(),
+        ),
     }
 }
 
@@ -39,16 +58,31 @@ fn filter_check(filter: Option<&Expr>, scope: &Scope, on_false: TokenStream) -> 
     }
 }
 
-fn project(doc: &str, input: &TableNames, output: &TableNames, filter: Option<&Expr>, outputs: &[Expr]) -> TokenStream {
+fn project(
+    doc: &str,
+    input: &TableNames,
+    output: &TableNames,
+    filter: Option<&Expr>,
+    outputs: &[Expr],
+) -> TokenStream {
     let name = format_ident!("{}", output.op_type);
     let doc = super::doc(doc);
-    let (in_row, out_row) = (format_ident!("{}", input.row_type), format_ident!("{}", output.row_type));
-    let scope = Scope { row_fields: &input.fields };
+    let (in_row, out_row) = (
+        format_ident!("{}", input.row_type),
+        format_ident!("{}", output.row_type),
+    );
+    let scope = Scope {
+        row_fields: &input.fields,
+    };
     let check = filter_check(filter, &scope, quote!(return Ok(None);));
     let fields = output.fields.iter().map(|f| ident(f));
     let values = outputs.iter().map(|e| expr(e, &scope));
     let signature = signature(input, output);
-    let pass_key = if input.key_is_copy() { quote!(change.key) } else { quote!(change.key.clone()) };
+    let pass_key = if input.key_is_copy() {
+        quote!(change.key)
+    } else {
+        quote!(change.key.clone())
+    };
     quote! {
         #doc
         #[derive(Default)]
@@ -108,35 +142,50 @@ fn aggregate(
     let doc = super::doc(doc);
     let out_row = format_ident!("{}", output.row_type);
     let key_type = output.key_tokens();
-    let scope = Scope { row_fields: &input.fields };
+    let scope = Scope {
+        row_fields: &input.fields,
+    };
     let accumulators: Vec<_> = aggregates.iter().map(accumulator).collect();
     let aggs_alias = format_ident!("{}Aggs", output.op_type);
     let aggs_type = quote!(#aggs_alias);
-    let aggs_doc = super::doc(&format!("The accumulators of `{}`, one per aggregate call.", statement.name));
+    let aggs_doc = super::doc(&format!(
+        "The accumulators of `{}`, one per aggregate call.",
+        statement.name
+    ));
     let check = filter_check(filter, &scope, quote!(continue;));
     let key_values = keys.iter().map(|k| expr(k, &scope));
-    let arg_names: Vec<_> = (0..aggregates.len()).map(|i| format_ident!("arg{}", i)).collect();
+    let arg_names: Vec<_> = (0..aggregates.len())
+        .map(|i| format_ident!("arg{}", i))
+        .collect();
     let arg_values = aggregates.iter().zip(&arg_names).filter_map(|(call, n)| {
         call.arg.as_ref().map(|a| {
             let v = expr(a, &scope);
             quote!(let #n = #v;)
         })
     });
-    let updates = aggregates.iter().zip(&arg_names).enumerate().map(|(i, (call, n))| {
-        let i = syn::Index::from(i);
-        match (&call.func, &call.arg) {
-            (AggFunc::Count, None) => quote!(aggs.#i.add_row(weight)?;),
-            (AggFunc::Count, Some(_)) => quote!(aggs.#i.add(&#n, weight)?;),
-            _ => quote!(aggs.#i.add(#n, weight)?;),
-        }
-    });
+    let updates = aggregates
+        .iter()
+        .zip(&arg_names)
+        .enumerate()
+        .map(|(i, (call, n))| {
+            let i = syn::Index::from(i);
+            match (&call.func, &call.arg) {
+                (AggFunc::Count, None) => quote!(aggs.#i.add_row(weight)?;),
+                (AggFunc::Count, Some(_)) => quote!(aggs.#i.add(&#n, weight)?;),
+                _ => quote!(aggs.#i.add(#n, weight)?;),
+            }
+        });
     let fields = output.fields.iter().map(|f| ident(f));
     let values = outputs.iter().map(|e| expr(e, &scope));
     let having_check = having.map(|h| {
         let h = expr(h, &scope);
         quote!(if !expr::is_true(#h) { return Ok(None); })
     });
-    let constructor = if keys.is_empty() { quote!(GroupTable::global(Self::project)) } else { quote!(GroupTable::new(Self::project)) };
+    let constructor = if keys.is_empty() {
+        quote!(GroupTable::global(Self::project))
+    } else {
+        quote!(GroupTable::new(Self::project))
+    };
     let state_name = &statement.name;
     let signature = signature(input, output);
     quote! {

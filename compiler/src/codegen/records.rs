@@ -7,14 +7,25 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 /// A record struct with its `Record` impl (and `SourceRecord` for sources).
-pub fn record(type_name: &str, doc: &str, columns: &[Column], fields: &[String], is_source: bool) -> TokenStream {
+pub fn record(
+    type_name: &str,
+    doc: &str,
+    columns: &[Column],
+    fields: &[String],
+    is_source: bool,
+) -> TokenStream {
     let name = format_ident!("{}", type_name);
     let doc = super::doc(doc);
     let field_idents: Vec<_> = fields.iter().map(|f| ident(f)).collect();
     let declarations = columns.iter().zip(&field_idents).map(|(c, f)| {
         let ty = rust_type(c.ty);
         let sql_name = &c.name;
-        let field_doc = super::doc(&format!("`{}`: {}{}", c.name, c.ty, if c.nullable { "" } else { ", never NULL" }));
+        let field_doc = super::doc(&format!(
+            "`{}`: {}{}",
+            c.name,
+            c.ty,
+            if c.nullable { "" } else { ", never NULL" }
+        ));
         quote! {
             #field_doc
             #[serde(rename = #sql_name)]

@@ -30,5 +30,8 @@ pub fn field_type(ty: SqlType) -> TokenStream {
 
 /// Values of these types are `Copy` in Rust: read them without `.clone()`.
 pub fn is_copy(ty: SqlType) -> bool {
-    !matches!(ty, SqlType::String | SqlType::Text | SqlType::Json | SqlType::Binary)
+    !matches!(
+        ty,
+        SqlType::String | SqlType::Text | SqlType::Json | SqlType::Binary
+    )
 }

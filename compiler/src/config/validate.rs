@@ -287,7 +287,8 @@ fn endpoints(loaded: &LoadedConfig) -> Result<(), CompileError> {
             return fail(
                 format!("endpoint path `{path}` is reserved"),
                 "reserved path",
-                "`/health` and `/openapi.json` are served by every pipeline; choose another path".to_string(),
+                "`/health` and `/openapi.json` are served by every pipeline; choose another path"
+                    .to_string(),
             );
         }
         if let Some(bad) = path

@@ -28,7 +28,10 @@ pub enum TableKey {
     RecordId,
     /// A tuple of values (GROUP BY keys, or an aggregation's key carried through a projection);
     /// `columns[i]` is the output column holding key part `i`, when visible.
-    Tuple { types: Vec<SqlType>, columns: Vec<Option<usize>> },
+    Tuple {
+        types: Vec<SqlType>,
+        columns: Vec<Option<usize>>,
+    },
 }
 
 impl TableKey {
@@ -36,9 +39,11 @@ impl TableKey {
     pub fn column_names(&self, columns: &[Column]) -> Vec<String> {
         match self {
             TableKey::RecordId => Vec::new(),
-            TableKey::Tuple { columns: cols, .. } => {
-                cols.iter().flatten().map(|&i| columns[i].name.clone()).collect()
-            }
+            TableKey::Tuple { columns: cols, .. } => cols
+                .iter()
+                .flatten()
+                .map(|&i| columns[i].name.clone())
+                .collect(),
         }
     }
 }
@@ -79,7 +84,10 @@ pub struct Statement {
 #[derive(Clone, Debug)]
 pub enum Body {
     /// `SELECT exprs FROM t [WHERE filter]`: one output row per input row.
-    Project { filter: Option<Expr>, outputs: Vec<Expr> },
+    Project {
+        filter: Option<Expr>,
+        outputs: Vec<Expr>,
+    },
     /// `SELECT ... FROM t [WHERE filter] [GROUP BY keys] [HAVING having]`.
     /// `outputs` and `having` are over `ExprKind::GroupKey` and `ExprKind::Aggregate`.
     Aggregate {

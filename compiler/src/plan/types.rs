@@ -21,14 +21,26 @@ pub enum SqlType {
 
 impl SqlType {
     pub const NAMES: [&'static str; 11] = [
-        "Int", "UInt", "Float", "Decimal", "Boolean", "String", "Text", "Date", "Timestamp", "Json", "Binary",
+        "Int",
+        "UInt",
+        "Float",
+        "Decimal",
+        "Boolean",
+        "String",
+        "Text",
+        "Date",
+        "Timestamp",
+        "Json",
+        "Binary",
     ];
 
     pub fn from_name(name: &str) -> Option<SqlType> {
         use SqlType::*;
-        [Int, UInt, Float, Decimal, Boolean, String, Text, Date, Timestamp, Json, Binary]
-            .into_iter()
-            .find(|t| t.name().eq_ignore_ascii_case(name))
+        [
+            Int, UInt, Float, Decimal, Boolean, String, Text, Date, Timestamp, Json, Binary,
+        ]
+        .into_iter()
+        .find(|t| t.name().eq_ignore_ascii_case(name))
     }
 
     pub fn name(self) -> &'static str {
@@ -48,8 +60,21 @@ impl SqlType {
         }
     }
 
+    /// The type name with its article, for messages: "an Int", "a Decimal".
+    pub fn with_article(self) -> String {
+        let article = if matches!(self, SqlType::Int | SqlType::UInt) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {}", self.name())
+    }
+
     pub fn is_numeric(self) -> bool {
-        matches!(self, SqlType::Int | SqlType::UInt | SqlType::Float | SqlType::Decimal)
+        matches!(
+            self,
+            SqlType::Int | SqlType::UInt | SqlType::Float | SqlType::Decimal
+        )
     }
 
     pub fn is_text(self) -> bool {

@@ -34,9 +34,17 @@ impl AggregateScope {
             if let Ok(row_expr) = b.bind_row(e, "GROUP BY") {
                 if let Some(i) = self.keys.iter().position(|k| *k == row_expr) {
                     let key = &self.keys[i];
-                    return Some(Ok(Expr { kind: ExprKind::GroupKey(i), ty: key.ty, nullable: key.nullable, span: row_expr.span }));
+                    return Some(Ok(Expr {
+                        kind: ExprKind::GroupKey(i),
+                        ty: key.ty,
+                        nullable: key.nullable,
+                        span: row_expr.span,
+                    }));
                 }
-                if matches!(e, ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)) {
+                if matches!(
+                    e,
+                    ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
+                ) {
                     return Some(Err(b
                         .src
                         .error(e.span(), format!("column `{e}` must appear in GROUP BY or be used in an aggregate function"), "not grouped")
@@ -48,29 +56,61 @@ impl AggregateScope {
         binder.bind(e, &mut hook)
     }
 
-    fn aggregate(&mut self, b: &Binder, e: &ast::Expr, f: &ast::Function, func: AggFunc) -> Result<Expr, CompileError> {
+    fn aggregate(
+        &mut self,
+        b: &Binder,
+        e: &ast::Expr,
+        f: &ast::Function,
+        func: AggFunc,
+    ) -> Result<Expr, CompileError> {
         let name = f.name.to_string().to_ascii_uppercase();
         if f.over.is_some() || f.filter.is_some() || !f.within_group.is_empty() {
             return Err(b.src.error(e.span(), format!("{name} with OVER, FILTER or WITHIN GROUP is not supported"), "not supported")
                 .with_help("window functions are not supported in pipelines; use GROUP BY (or TUMBLE/HOP windows)"));
         }
         let ast::FunctionArguments::List(list) = &f.args else {
-            return Err(b.src.error(e.span(), format!("{name} needs one argument"), "here"));
+            return Err(b
+                .src
+                .error(e.span(), format!("{name} needs one argument"), "here"));
         };
         if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
-            return Err(b.src.error(e.span(), format!("{name}(DISTINCT ...) and argument clauses are not supported yet"), "not supported"));
+            return Err(b.src.error(
+                e.span(),
+                format!("{name}(DISTINCT ...) and argument clauses are not supported yet"),
+                "not supported",
+            ));
         }
         let arg = match list.args.as_slice() {
-            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)] if func == AggFunc::Count => None,
-            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] => Some(b.bind_row(arg, "aggregate arguments")?),
-            _ => return Err(b.src.error(e.span(), format!("{name} takes exactly one argument"), "here")),
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]
+                if func == AggFunc::Count =>
+            {
+                None
+            }
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] => {
+                Some(b.bind_row(arg, "aggregate arguments")?)
+            }
+            _ => {
+                return Err(b.src.error(
+                    e.span(),
+                    format!("{name} takes exactly one argument"),
+                    "here",
+                ))
+            }
         };
         let ty = result_type(func, arg.as_ref()).ok_or_else(|| {
             let arg_ty = arg.as_ref().map_or(SqlType::Null, |a| a.ty);
-            b.src.error(e.span(), format!("{name} cannot take a {arg_ty} argument"), "type mismatch").with_help(match func {
-                AggFunc::Sum | AggFunc::Avg => "SUM and AVG need a number (Int, UInt, Decimal, Float)",
-                _ => "MIN and MAX need a value that can be ordered",
-            })
+            b.src
+                .error(
+                    e.span(),
+                    format!("{name} cannot take {} argument", arg_ty.with_article()),
+                    "type mismatch",
+                )
+                .with_help(match func {
+                    AggFunc::Sum | AggFunc::Avg => {
+                        "SUM and AVG need a number (Int, UInt, Decimal, Float)"
+                    }
+                    _ => "MIN and MAX need a value that can be ordered",
+                })
         })?;
         let call = AggCall { func, arg, ty };
         let index = match self.aggregates.iter().position(|c| *c == call) {
@@ -81,7 +121,12 @@ impl AggregateScope {
             }
         };
         let nullable = func != AggFunc::Count;
-        Ok(Expr { kind: ExprKind::Aggregate(index), ty, nullable, span: b.src.span(e.span()) })
+        Ok(Expr {
+            kind: ExprKind::Aggregate(index),
+            ty,
+            nullable,
+            span: b.src.span(e.span()),
+        })
     }
 }
 
@@ -91,7 +136,9 @@ fn result_type(func: AggFunc, arg: Option<&Expr>) -> Option<SqlType> {
     match (func, arg_ty) {
         (AggFunc::Count, _) => Some(SqlType::Int),
         (AggFunc::Sum, Some(t)) if t.is_numeric() => Some(t),
-        (AggFunc::Avg, Some(SqlType::Int | SqlType::UInt | SqlType::Decimal)) => Some(SqlType::Decimal),
+        (AggFunc::Avg, Some(SqlType::Int | SqlType::UInt | SqlType::Decimal)) => {
+            Some(SqlType::Decimal)
+        }
         (AggFunc::Avg, Some(SqlType::Float)) => Some(SqlType::Float),
         (AggFunc::Min | AggFunc::Max, Some(t)) if t.is_orderable() && t != SqlType::Null => Some(t),
         _ => None,

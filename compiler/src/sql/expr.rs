@@ -22,10 +22,16 @@ impl Binder<'_> {
     pub fn bind_row(&self, e: &ast::Expr, place: &str) -> Result<Expr, CompileError> {
         let mut hook = |b: &Binder, e: &ast::Expr| -> Option<Result<Expr, CompileError>> {
             match e {
-                ast::Expr::Function(f) if super::aggregate::aggregate_name(f).is_some() => Some(Err(b
-                    .src
-                    .error(e.span(), format!("aggregate functions are not allowed in {place}"), "aggregate")
-                    .with_help("filter groups with HAVING instead"))),
+                ast::Expr::Function(f) if super::aggregate::aggregate_name(f).is_some() => {
+                    Some(Err(b
+                        .src
+                        .error(
+                            e.span(),
+                            format!("aggregate functions are not allowed in {place}"),
+                            "aggregate",
+                        )
+                        .with_help("filter groups with HAVING instead")))
+                }
                 _ => None,
             }
         };
@@ -38,7 +44,12 @@ impl Binder<'_> {
             return bound;
         }
         let span = self.src.span(e.span());
-        let node = |kind, ty, nullable| Expr { kind, ty, nullable, span };
+        let node = |kind, ty, nullable| Expr {
+            kind,
+            ty,
+            nullable,
+            span,
+        };
         match e {
             ast::Expr::Identifier(ident) => self.column(ident, e),
             ast::Expr::CompoundIdentifier(parts) => self.qualified_column(parts, e),
@@ -61,7 +72,8 @@ impl Binder<'_> {
                         let nullable = inner.nullable;
                         Ok(node(ExprKind::Not(Box::new(inner)), SqlType::Boolean, nullable))
                     }
-                    _ => Err(self.src.error(e.span(), format!("`{op}` cannot be applied to a {} value", inner.ty), "here")),
+                    _ => Err(self.src.error(e.span(), format!("`{op}` cannot be applied to {} value", inner.ty.with_article()), "here")
+                        .with_help("unary minus needs a number; NOT needs a Boolean")),
                 }
             }
             ast::Expr::IsNull(inner) | ast::Expr::IsNotNull(inner) => {
@@ -90,27 +102,67 @@ impl Binder<'_> {
 
     fn column(&self, ident: &ast::Ident, e: &ast::Expr) -> Result<Expr, CompileError> {
         let index = find_column(self.columns, ident).ok_or_else(|| {
-            let names = self.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>();
-            let mut err = self.src.error(e.span(), format!("unknown column `{}` in `{}`", ident.value, self.table), "not a column of this table");
+            let names = self
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>();
+            let mut err = self.src.error(
+                e.span(),
+                format!("unknown column `{}` in `{}`", ident.value, self.table),
+                "not a column of this table",
+            );
             err = match crate::diagnostics::closest(&ident.value, names.iter().copied()) {
-                Some(near) => err.with_help(format!("did you mean `{near}`? The columns are: {}", names.join(", "))),
-                None => err.with_help(format!("the columns of `{}` are: {}", self.table, names.join(", "))),
+                Some(near) => err.with_help(format!(
+                    "did you mean `{near}`? The columns are: {}",
+                    names.join(", ")
+                )),
+                None => err.with_help(format!(
+                    "the columns of `{}` are: {}",
+                    self.table,
+                    names.join(", ")
+                )),
             };
             err
         })?;
         let c = &self.columns[index];
-        Ok(Expr { kind: ExprKind::Column(index), ty: c.ty, nullable: c.nullable, span: self.src.span(e.span()) })
+        Ok(Expr {
+            kind: ExprKind::Column(index),
+            ty: c.ty,
+            nullable: c.nullable,
+            span: self.src.span(e.span()),
+        })
     }
 
     fn qualified_column(&self, parts: &[ast::Ident], e: &ast::Expr) -> Result<Expr, CompileError> {
         let [qualifier, name] = parts else {
-            return Err(self.src.error(e.span(), format!("`{e}` has too many parts"), "use `table.column` or `column`"));
+            return Err(self.src.error(
+                e.span(),
+                format!("`{e}` has too many parts"),
+                "use `table.column` or `column`",
+            ));
         };
         let matches_table = qualifier.value.eq_ignore_ascii_case(self.table)
-            || self.alias.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(&qualifier.value));
+            || self
+                .alias
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(&qualifier.value));
         if !matches_table {
-            return Err(self.src.error(qualifier.span, format!("unknown table `{}`", qualifier.value), "not in FROM")
-                .with_help(format!("this statement reads `{}`{}", self.table, self.alias.as_ref().map(|a| format!(" (as `{a}`)")).unwrap_or_default())));
+            return Err(self
+                .src
+                .error(
+                    qualifier.span,
+                    format!("unknown table `{}`", qualifier.value),
+                    "not in FROM",
+                )
+                .with_help(format!(
+                    "this statement reads `{}`{}",
+                    self.table,
+                    self.alias
+                        .as_ref()
+                        .map(|a| format!(" (as `{a}`)"))
+                        .unwrap_or_default()
+                )));
         }
         self.column(name, e)
     }
@@ -118,21 +170,45 @@ impl Binder<'_> {
     fn literal(&self, v: &ast::Value, e: &ast::Expr) -> Result<Expr, CompileError> {
         let span = self.src.span(e.span());
         let (literal, ty) = match v {
-            ast::Value::Number(text, _) => number_literal(text).ok_or_else(|| self.src.error(e.span(), format!("`{text}` is out of range"), "number"))?,
+            ast::Value::Number(text, _) => number_literal(text).ok_or_else(|| {
+                self.src
+                    .error(e.span(), format!("`{text}` is out of range"), "number")
+            })?,
             ast::Value::SingleQuotedString(s) => (Literal::String(s.clone()), SqlType::String),
             ast::Value::Boolean(b) => (Literal::Boolean(*b), SqlType::Boolean),
             ast::Value::Null => (Literal::Null, SqlType::Null),
-            other => return Err(self.src.error(e.span(), format!("unsupported literal `{other}`"), "not supported yet")),
+            other => {
+                return Err(self.src.error(
+                    e.span(),
+                    format!("unsupported literal `{other}`"),
+                    "not supported yet",
+                ))
+            }
         };
         let nullable = ty == SqlType::Null;
-        Ok(Expr { kind: ExprKind::Literal(literal), ty, nullable, span })
+        Ok(Expr {
+            kind: ExprKind::Literal(literal),
+            ty,
+            nullable,
+            span,
+        })
     }
 
     fn expect_bool(&self, expr: Expr, at: &ast::Expr) -> Result<Expr, CompileError> {
-        coerce(expr, SqlType::Boolean).map_err(|_| self.src.error(at.span(), "expected a Boolean expression", "not a Boolean"))
+        coerce(expr, SqlType::Boolean).map_err(|_| {
+            self.src
+                .error(at.span(), "expected a Boolean expression", "not a Boolean")
+                .with_help("NOT applies to conditions, e.g. NOT (Quantity > 0)")
+        })
     }
 
-    fn binary(&self, e: &ast::Expr, l: Expr, op: &ast::BinaryOperator, r: Expr) -> Result<Expr, CompileError> {
+    fn binary(
+        &self,
+        e: &ast::Expr,
+        l: Expr,
+        op: &ast::BinaryOperator,
+        r: Expr,
+    ) -> Result<Expr, CompileError> {
         use ast::BinaryOperator as B;
         let op = match op {
             B::Plus => BinaryOp::Add,
@@ -149,7 +225,13 @@ impl Binder<'_> {
             B::And => BinaryOp::And,
             B::Or => BinaryOp::Or,
             B::StringConcat => BinaryOp::Concat,
-            other => return Err(self.src.error(e.span(), format!("operator `{other}` is not supported yet"), "unsupported operator")),
+            other => {
+                return Err(self.src.error(
+                    e.span(),
+                    format!("operator `{other}` is not supported yet"),
+                    "unsupported operator",
+                ))
+            }
         };
         let span = self.src.span(e.span());
         let mismatch = |l: &Expr, r: &Expr| {
@@ -164,13 +246,17 @@ impl Binder<'_> {
         };
         let nullable = l.nullable || r.nullable;
         let (target, result) = if op.is_arithmetic() {
-            let t = SqlType::numeric_union(l.ty, r.ty).filter(|t| t.is_numeric()).ok_or_else(|| mismatch(&l, &r))?;
+            let t = SqlType::numeric_union(l.ty, r.ty)
+                .filter(|t| t.is_numeric())
+                .ok_or_else(|| mismatch(&l, &r))?;
             (t, t)
         } else if op.is_comparison() {
             let t = comparison_type(&l, &r).ok_or_else(|| mismatch(&l, &r))?;
             (t, SqlType::Boolean)
         } else if op == BinaryOp::Concat {
-            if !(l.ty.is_text() || l.ty == SqlType::Null) || !(r.ty.is_text() || r.ty == SqlType::Null) {
+            if !(l.ty.is_text() || l.ty == SqlType::Null)
+                || !(r.ty.is_text() || r.ty == SqlType::Null)
+            {
                 return Err(mismatch(&l, &r));
             }
             (SqlType::String, SqlType::String)
@@ -181,7 +267,16 @@ impl Binder<'_> {
             (Ok(a), Ok(b)) => (a, b),
             (Err(m), _) | (_, Err(m)) => return Err(mismatch(&l, &r).with_help(m)),
         };
-        Ok(Expr { kind: ExprKind::Binary { op, left: Box::new(l2), right: Box::new(r2) }, ty: result, nullable, span })
+        Ok(Expr {
+            kind: ExprKind::Binary {
+                op,
+                left: Box::new(l2),
+                right: Box::new(r2),
+            },
+            ty: result,
+            nullable,
+            span,
+        })
     }
 }
 
@@ -204,9 +299,14 @@ fn number_literal(text: &str) -> Option<(Literal, SqlType)> {
         return Some((Literal::Int(i), SqlType::Int));
     }
     if text.contains(['e', 'E']) {
-        return text.parse::<f64>().ok().map(|f| (Literal::Float(f), SqlType::Float));
+        return text
+            .parse::<f64>()
+            .ok()
+            .map(|f| (Literal::Float(f), SqlType::Float));
     }
-    text.parse::<rust_decimal::Decimal>().ok().map(|_| (Literal::Decimal(text.to_string()), SqlType::Decimal))
+    text.parse::<rust_decimal::Decimal>()
+        .ok()
+        .map(|_| (Literal::Decimal(text.to_string()), SqlType::Decimal))
 }
 
 fn cast_target(data_type: &ast::DataType) -> Option<SqlType> {
@@ -244,6 +344,8 @@ pub fn find_column(columns: &[Column], ident: &ast::Ident) -> Option<usize> {
     if ident.quote_style.is_some() {
         columns.iter().position(|c| c.name == ident.value)
     } else {
-        columns.iter().position(|c| c.name.eq_ignore_ascii_case(&ident.value))
+        columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(&ident.value))
     }
 }

@@ -34,18 +34,34 @@ impl SqlSource {
     }
 
     fn line_rest(&self, line: usize, col: usize) -> usize {
-        self.text().lines().nth(line - 1).map_or(1, |l| l.chars().count().saturating_sub(col - 1).max(1))
+        self.text()
+            .lines()
+            .nth(line - 1)
+            .map_or(1, |l| l.chars().count().saturating_sub(col - 1).max(1))
     }
 
     /// An error at a SQL span.
-    pub fn error(&self, span: SqlSpan, message: impl Into<String>, label: impl Into<String>) -> CompileError {
+    pub fn error(
+        &self,
+        span: SqlSpan,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> CompileError {
         CompileError::at(self.sql.file(), self.span(span), message, label)
     }
 
     /// The text of the lines a span covers (for doc comments in generated code).
     pub fn lines_of(&self, span: SqlSpan) -> String {
-        let (first, last) = (span.start.line.max(1) as usize, span.end.line.max(span.start.line).max(1) as usize);
-        self.text().lines().skip(first - 1).take(last - first + 1).collect::<Vec<_>>().join("\n")
+        let (first, last) = (
+            span.start.line.max(1) as usize,
+            span.end.line.max(span.start.line).max(1) as usize,
+        );
+        self.text()
+            .lines()
+            .skip(first - 1)
+            .take(last - first + 1)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The line of the config file where a SQL line is.
@@ -63,10 +79,13 @@ impl SqlSource {
         let (text, position) = split_position(&message);
         let help = "dozerc reads statements of the form `SELECT ... INTO <table> FROM <table> [WHERE ...] [GROUP BY ...] [HAVING ...];`";
         match position {
-            Some((line, col)) => {
-                CompileError::at(self.sql.file(), self.sql.span(line, col, self.token_len(line, col)), format!("SQL syntax error: {text}"), "here")
-                    .with_help(help)
-            }
+            Some((line, col)) => CompileError::at(
+                self.sql.file(),
+                self.sql.span(line, col, self.token_len(line, col)),
+                format!("SQL syntax error: {text}"),
+                "here",
+            )
+            .with_help(help),
             None => CompileError::new(format!("SQL syntax error: {text}")).with_help(help),
         }
     }
@@ -79,7 +98,9 @@ impl SqlSource {
                 let mut token = l.chars().skip(col.saturating_sub(1)).peekable();
                 // A word is underlined whole; punctuation (`(`, `,`) alone.
                 match token.peek() {
-                    Some(c) if c.is_alphanumeric() || *c == '_' => token.take_while(|c| c.is_alphanumeric() || *c == '_').count(),
+                    Some(c) if c.is_alphanumeric() || *c == '_' => token
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .count(),
                     _ => 1,
                 }
             })
@@ -107,7 +128,8 @@ fn split_position(message: &str) -> (String, Option<(usize, usize)>) {
 mod tests {
     #[test]
     fn splits_positions_out_of_parser_messages() {
-        let (text, pos) = super::split_position("Expected: an expression, found: FROM at Line: 3, Column: 5");
+        let (text, pos) =
+            super::split_position("Expected: an expression, found: FROM at Line: 3, Column: 5");
         assert_eq!(text, "Expected: an expression, found: FROM");
         assert_eq!(pos, Some((3, 5)));
     }

@@ -30,7 +30,8 @@ pub fn compile(cfg: &LoadedConfig, sources: Vec<SourceTable>) -> Result<Pipeline
     };
     if let Some(sql) = cfg.sql() {
         let source = SqlSource::new(sql);
-        let parsed = Parser::parse_sql(&PostgreSqlDialect {}, source.text()).map_err(|e| source.parse_error(e))?;
+        let parsed = Parser::parse_sql(&PostgreSqlDialect {}, source.text())
+            .map_err(|e| source.parse_error(e))?;
         for ast in &parsed {
             let statement = statement::bind(&source, &pipeline, ast)?;
             pipeline.statements.push(statement);

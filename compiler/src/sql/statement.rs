@@ -2,65 +2,135 @@
 
 use super::aggregate::{aggregate_name, AggregateScope};
 use super::expr::Binder;
-use crate::diagnostics::closest;
 use super::SqlSource;
+use crate::diagnostics::closest;
 use crate::diagnostics::CompileError;
 use crate::plan::{Body, Column, Expr, ExprKind, Input, Pipeline, SqlType, Statement, TableKey};
 use sqlparser::ast::{self, Spanned};
 
-const SHAPE: &str = "write `SELECT ... INTO <table> FROM <table> [WHERE ...] [GROUP BY ...] [HAVING ...];`";
+const SHAPE: &str =
+    "write `SELECT ... INTO <table> FROM <table> [WHERE ...] [GROUP BY ...] [HAVING ...];`";
 
-pub fn bind(src: &SqlSource, pipeline: &Pipeline, statement: &ast::Statement) -> Result<Statement, CompileError> {
-    let unsupported = |span, what: &str, help: &str| src.error(span, format!("{what} is not supported in a pipeline"), "not supported").with_help(help.to_string());
+pub fn bind(
+    src: &SqlSource,
+    pipeline: &Pipeline,
+    statement: &ast::Statement,
+) -> Result<Statement, CompileError> {
+    let unsupported = |span, what: &str, help: &str| {
+        src.error(
+            span,
+            format!("{what} is not supported in a pipeline"),
+            "not supported",
+        )
+        .with_help(help.to_string())
+    };
     let ast::Statement::Query(query) = statement else {
-        return Err(unsupported(statement.span(), "this kind of statement", "only SELECT statements define pipeline tables; {SHAPE}"));
+        return Err(unsupported(
+            statement.span(),
+            "this kind of statement",
+            &format!("only SELECT statements define pipeline tables; {SHAPE}"),
+        ));
     };
     if query.with.is_some() {
         return Err(unsupported(query.span(), "WITH", "write each step as its own `SELECT ... INTO` statement; a statement may read an earlier one's table"));
     }
     if let Some(order) = &query.order_by {
-        return Err(unsupported(order.span(), "ORDER BY", "results are served unordered; sort in the API with `$order_by`"));
+        return Err(unsupported(
+            order.span(),
+            "ORDER BY",
+            "results are served unordered; sort in the API with `$order_by`",
+        ));
     }
     if let Some(limit) = &query.limit_clause {
-        return Err(unsupported(limit.span(), "LIMIT/OFFSET", "page through results in the API with `$limit` and `$skip`"));
+        return Err(unsupported(
+            limit.span(),
+            "LIMIT/OFFSET",
+            "page through results in the API with `$limit` and `$skip`",
+        ));
     }
     let ast::SetExpr::Select(select) = query.body.as_ref() else {
-        return Err(unsupported(query.body.span(), "this query form (UNION, VALUES, ...)", SHAPE));
+        return Err(unsupported(
+            query.body.span(),
+            "this query form (UNION, VALUES, ...)",
+            SHAPE,
+        ));
     };
     if select.distinct.is_some() {
-        return Err(unsupported(select.span(), "SELECT DISTINCT", "use GROUP BY over the columns instead"));
+        return Err(unsupported(
+            select.span(),
+            "SELECT DISTINCT",
+            "use GROUP BY over the columns instead",
+        ));
     }
     let name = output_name(src, select, pipeline)?;
     let (input, alias) = input_table(src, select, pipeline)?;
     let columns = pipeline.columns(input);
     let table_name = pipeline.table_name(input).to_string();
-    let binder = Binder { src, table: &table_name, alias, columns };
+    let binder = Binder {
+        src,
+        table: &table_name,
+        alias,
+        columns,
+    };
 
-    let filter = select.selection.as_ref().map(|w| bind_condition(&binder, w, "WHERE")).transpose()?;
+    let filter = select
+        .selection
+        .as_ref()
+        .map(|w| bind_condition(&binder, w, "WHERE"))
+        .transpose()?;
     let group_by = match &select.group_by {
         ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs.clone(),
-        other => return Err(unsupported(select.span(), &format!("`{other}`"), "GROUP BY a list of expressions")),
+        other => {
+            return Err(unsupported(
+                select.span(),
+                &format!("`{other}`"),
+                "GROUP BY a list of expressions",
+            ))
+        }
     };
-    let aggregated = !group_by.is_empty() || select.having.is_some() || select.projection.iter().any(has_aggregate);
+    let aggregated = !group_by.is_empty()
+        || select.having.is_some()
+        || select.projection.iter().any(has_aggregate);
 
     let (items, body, key) = if aggregated {
-        let mut scope = AggregateScope { keys: Vec::new(), aggregates: Vec::new() };
+        let mut scope = AggregateScope {
+            keys: Vec::new(),
+            aggregates: Vec::new(),
+        };
         for g in &group_by {
             let key = binder.bind_row(g, "GROUP BY")?;
             if !key.ty.is_orderable() {
-                return Err(src.error(g.span(), format!("cannot GROUP BY a {} value", key.ty), "not groupable"));
+                return Err(src.error(
+                    g.span(),
+                    format!("cannot GROUP BY {} value", key.ty.with_article()),
+                    "not groupable",
+                ));
             }
             scope.keys.push(key);
         }
         let mut items = Vec::new();
         for item in &select.projection {
             let (e, alias) = select_item(src, item, "aggregations")?;
-            items.push((scope.bind(&binder, e)?, output_column_name(&binder, e, alias)?, e.span()));
+            items.push((
+                scope.bind(&binder, e)?,
+                output_column_name(&binder, e, alias)?,
+                e.span(),
+            ));
         }
-        let having = select.having.as_ref().map(|h| scope.bind(&binder, h)).transpose()?;
+        let having = select
+            .having
+            .as_ref()
+            .map(|h| scope.bind(&binder, h))
+            .transpose()?;
         if let Some(h) = &having {
             if h.ty != SqlType::Boolean {
-                return Err(src.error(select.having.as_ref().map_or(select.span(), |h| h.span()), "HAVING needs a Boolean condition", "not a condition"));
+                return Err(src
+                    .error(
+                        select.having.as_ref().map_or(select.span(), |h| h.span()),
+                        "HAVING needs a Boolean condition",
+                        "not a condition",
+                    )
+                    .with_help("compare an aggregate, e.g. `HAVING COUNT(*) > 5`"));
             }
         }
         let key_columns = (0..scope.keys.len())
@@ -72,9 +142,18 @@ pub fn bind(src: &SqlSource, pipeline: &Pipeline, statement: &ast::Statement) ->
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let key = TableKey::Tuple { types: scope.keys.iter().map(|k| k.ty).collect(), columns: key_columns };
+        let key = TableKey::Tuple {
+            types: scope.keys.iter().map(|k| k.ty).collect(),
+            columns: key_columns,
+        };
         let outputs = items.iter().map(|(e, _, _)| e.clone()).collect();
-        let body = Body::Aggregate { filter, keys: scope.keys, aggregates: scope.aggregates, outputs, having };
+        let body = Body::Aggregate {
+            filter,
+            keys: scope.keys,
+            aggregates: scope.aggregates,
+            outputs,
+            having,
+        };
         (items, body, key)
     } else {
         let mut items = Vec::new();
@@ -82,24 +161,45 @@ pub fn bind(src: &SqlSource, pipeline: &Pipeline, statement: &ast::Statement) ->
             match item {
                 ast::SelectItem::Wildcard(_) => {
                     for (i, c) in columns.iter().enumerate() {
-                        let e = Expr { kind: ExprKind::Column(i), ty: c.ty, nullable: c.nullable, span: src.span(item.span()) };
+                        let e = Expr {
+                            kind: ExprKind::Column(i),
+                            ty: c.ty,
+                            nullable: c.nullable,
+                            span: src.span(item.span()),
+                        };
                         items.push((e, c.name.clone(), item.span()));
                     }
                 }
                 _ => {
                     let (e, alias) = select_item(src, item, "pipelines")?;
-                    items.push((binder.bind_row(e, "the SELECT list of a statement without GROUP BY")?, output_column_name(&binder, e, alias)?, e.span()));
+                    items.push((
+                        binder.bind_row(e, "the SELECT list of a statement without GROUP BY")?,
+                        output_column_name(&binder, e, alias)?,
+                        e.span(),
+                    ));
                 }
             }
         }
         let key = match pipeline.key(input) {
             TableKey::RecordId => TableKey::RecordId,
-            TableKey::Tuple { types, columns: in_cols } => {
+            TableKey::Tuple {
+                types,
+                columns: in_cols,
+            } => {
                 let out_cols = in_cols
                     .iter()
-                    .map(|c| c.and_then(|c| items.iter().position(|(e, _, _)| e.kind == ExprKind::Column(c))))
+                    .map(|c| {
+                        c.and_then(|c| {
+                            items
+                                .iter()
+                                .position(|(e, _, _)| e.kind == ExprKind::Column(c))
+                        })
+                    })
                     .collect();
-                TableKey::Tuple { types, columns: out_cols }
+                TableKey::Tuple {
+                    types,
+                    columns: out_cols,
+                }
             }
         };
         let outputs = items.iter().map(|(e, _, _)| e.clone()).collect();
@@ -108,13 +208,28 @@ pub fn bind(src: &SqlSource, pipeline: &Pipeline, statement: &ast::Statement) ->
 
     let mut out_columns: Vec<Column> = Vec::new();
     for (e, name, span) in &items {
-        if out_columns.iter().any(|c| c.name.eq_ignore_ascii_case(name)) {
-            return Err(src.error(*span, format!("column `{name}` appears twice in the result"), "duplicate name").with_help("give one of them another name with AS"));
+        if out_columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(name))
+        {
+            return Err(src
+                .error(
+                    *span,
+                    format!("column `{name}` appears twice in the result"),
+                    "duplicate name",
+                )
+                .with_help("give one of them another name with AS"));
         }
         if e.ty == SqlType::Null {
-            return Err(src.error(*span, "a bare NULL has no type", "untyped").with_help("CAST it, e.g. CAST(NULL AS NUMERIC)"));
+            return Err(src
+                .error(*span, "a bare NULL has no type", "untyped")
+                .with_help("CAST it, e.g. CAST(NULL AS NUMERIC)"));
         }
-        out_columns.push(Column { name: name.clone(), ty: e.ty, nullable: e.nullable });
+        out_columns.push(Column {
+            name: name.clone(),
+            ty: e.ty,
+            nullable: e.nullable,
+        });
     }
     Ok(Statement {
         name,
@@ -131,13 +246,29 @@ pub fn bind(src: &SqlSource, pipeline: &Pipeline, statement: &ast::Statement) ->
 fn bind_condition(binder: &Binder, e: &ast::Expr, place: &str) -> Result<Expr, CompileError> {
     let bound = binder.bind_row(e, place)?;
     if bound.ty != SqlType::Boolean && bound.ty != SqlType::Null {
-        return Err(binder.src.error(e.span(), format!("{place} needs a Boolean condition, found a {} value", bound.ty), "not a condition")
+        return Err(binder
+            .src
+            .error(
+                e.span(),
+                format!(
+                    "{place} needs a Boolean condition, found {} value",
+                    bound.ty.with_article()
+                ),
+                "not a condition",
+            )
             .with_help("compare it, e.g. `Quantity > 0`"));
     }
-    Ok(Expr { ty: SqlType::Boolean, ..bound })
+    Ok(Expr {
+        ty: SqlType::Boolean,
+        ..bound
+    })
 }
 
-fn output_name(src: &SqlSource, select: &ast::Select, pipeline: &Pipeline) -> Result<String, CompileError> {
+fn output_name(
+    src: &SqlSource,
+    select: &ast::Select,
+    pipeline: &Pipeline,
+) -> Result<String, CompileError> {
     let into = select.into.as_ref().ok_or_else(|| {
         src.error(select.span(), "this SELECT has no INTO", "every statement names its result").with_help("add `INTO <table>` after the SELECT list, e.g. `SELECT ... INTO sales_by_country FROM ...`")
     })?;
@@ -145,71 +276,143 @@ fn output_name(src: &SqlSource, select: &ast::Select, pipeline: &Pipeline) -> Re
         [ast::Expr::Identifier(ident)] => ident.value.clone(),
         _ => return Err(src.error(into.span(), "INTO takes one table name", "here")),
     };
-    let taken = pipeline.sources.iter().map(|s| s.name.as_str()).chain(pipeline.statements.iter().map(|s| s.name.as_str()));
+    let taken = pipeline
+        .sources
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(pipeline.statements.iter().map(|s| s.name.as_str()));
     for existing in taken {
         if existing.eq_ignore_ascii_case(&name) {
-            return Err(src.error(into.span(), format!("table `{name}` is already defined"), "duplicate table").with_help("give each statement's result its own name"));
+            return Err(src
+                .error(
+                    into.span(),
+                    format!("table `{name}` is already defined"),
+                    "duplicate table",
+                )
+                .with_help("give each statement's result its own name"));
         }
     }
     Ok(name)
 }
 
-fn input_table(src: &SqlSource, select: &ast::Select, pipeline: &Pipeline) -> Result<(Input, Option<String>), CompileError> {
+fn input_table(
+    src: &SqlSource,
+    select: &ast::Select,
+    pipeline: &Pipeline,
+) -> Result<(Input, Option<String>), CompileError> {
     let [from] = select.from.as_slice() else {
         let span = select.from.get(1).map_or(select.span(), |f| f.span());
-        return Err(src.error(span, "a statement reads exactly one table", "here").with_help("JOINs and several FROM tables are not supported yet"));
+        return Err(src
+            .error(span, "a statement reads exactly one table", "here")
+            .with_help("JOINs and several FROM tables are not supported yet"));
     };
     if !from.joins.is_empty() {
-        return Err(src.error(from.joins[0].span(), "JOIN is not supported yet", "not supported").with_help("a statement reads one source or one earlier result"));
+        return Err(src
+            .error(
+                from.joins[0].span(),
+                "JOIN is not supported yet",
+                "not supported",
+            )
+            .with_help("a statement reads one source or one earlier result"));
     }
-    let ast::TableFactor::Table { name, alias, args, .. } = &from.relation else {
+    let ast::TableFactor::Table {
+        name, alias, args, ..
+    } = &from.relation
+    else {
         return Err(src.error(from.relation.span(), "FROM must name a table", "not a table").with_help("subqueries are not supported yet; write the inner query as its own `SELECT ... INTO` statement"));
     };
     if args.is_some() {
-        return Err(src.error(from.relation.span(), format!("table function `{name}` is not supported yet"), "not supported")
+        return Err(src
+            .error(
+                from.relation.span(),
+                format!("table function `{name}` is not supported yet"),
+                "not supported",
+            )
             .with_help("TUMBLE, HOP and TTL windows are coming; read the table directly for now"));
     }
     let table = name.to_string();
     let quoted = matches!(name.0.last(), Some(ast::ObjectNamePart::Identifier(i)) if i.quote_style.is_some());
     let table_text = table.trim_matches('"');
-    let same = |candidate: &str| if quoted { candidate == table_text } else { candidate.eq_ignore_ascii_case(table_text) };
+    let same = |candidate: &str| {
+        if quoted {
+            candidate == table_text
+        } else {
+            candidate.eq_ignore_ascii_case(table_text)
+        }
+    };
     let input = if let Some(i) = pipeline.sources.iter().position(|s| same(&s.name)) {
         Input::Source(i)
     } else if let Some(i) = pipeline.statements.iter().position(|s| same(&s.name)) {
         Input::Statement(i)
     } else {
-        let names: Vec<&str> = pipeline.sources.iter().map(|s| s.name.as_str()).chain(pipeline.statements.iter().map(|s| s.name.as_str())).collect();
-        let mut err = src.error(name.span(), format!("unknown table `{table_text}`"), "not a source or an earlier result");
+        let names: Vec<&str> = pipeline
+            .sources
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(pipeline.statements.iter().map(|s| s.name.as_str()))
+            .collect();
+        let mut err = src.error(
+            name.span(),
+            format!("unknown table `{table_text}`"),
+            "not a source or an earlier result",
+        );
         err = match closest(table_text, names.iter().copied()) {
-            Some(near) => err.with_help(format!("did you mean `{near}`? Known tables: {}", names.join(", "))),
-            None => err.with_help(format!("known tables: {} (a statement may only read sources and tables defined above it)", names.join(", "))),
+            Some(near) => err.with_help(format!(
+                "did you mean `{near}`? Known tables: {}",
+                names.join(", ")
+            )),
+            None => err.with_help(format!(
+                "known tables: {} (a statement may only read sources and tables defined above it)",
+                names.join(", ")
+            )),
         };
         return Err(err);
     };
     Ok((input, alias.as_ref().map(|a| a.name.value.clone())))
 }
 
-fn select_item<'s>(src: &SqlSource, item: &'s ast::SelectItem, what: &str) -> Result<(&'s ast::Expr, Option<&'s ast::Ident>), CompileError> {
+fn select_item<'s>(
+    src: &SqlSource,
+    item: &'s ast::SelectItem,
+    what: &str,
+) -> Result<(&'s ast::Expr, Option<&'s ast::Ident>), CompileError> {
     match item {
         ast::SelectItem::UnnamedExpr(e) => Ok((e, None)),
         ast::SelectItem::ExprWithAlias { expr, alias } => Ok((expr, Some(alias))),
-        _ => Err(src.error(item.span(), format!("`{item}` is not supported in {what}"), "not supported").with_help("list the columns or expressions")),
+        _ => Err(src
+            .error(
+                item.span(),
+                format!("`{item}` is not supported in {what}"),
+                "not supported",
+            )
+            .with_help("list the columns or expressions")),
     }
 }
 
 /// The result column's name: the alias, a column's own name, or the function name (as Postgres).
-fn output_column_name(binder: &Binder, e: &ast::Expr, alias: Option<&ast::Ident>) -> Result<String, CompileError> {
+fn output_column_name(
+    binder: &Binder,
+    e: &ast::Expr,
+    alias: Option<&ast::Ident>,
+) -> Result<String, CompileError> {
     if let Some(alias) = alias {
         return Ok(alias.value.clone());
     }
-    let column_name = |ident: &ast::Ident| super::expr::find_column(binder.columns, ident).map(|i| binder.columns[i].name.clone());
+    let column_name = |ident: &ast::Ident| {
+        super::expr::find_column(binder.columns, ident).map(|i| binder.columns[i].name.clone())
+    };
     let name = match e {
         ast::Expr::Identifier(ident) => column_name(ident),
         ast::Expr::CompoundIdentifier(parts) => parts.last().and_then(column_name),
         ast::Expr::Function(f) => Some(f.name.to_string().to_ascii_lowercase()),
         _ => None,
     };
-    name.ok_or_else(|| binder.src.error(e.span(), "this result column needs a name", "unnamed").with_help(format!("add an alias: `{e} AS some_name`")))
+    name.ok_or_else(|| {
+        binder
+            .src
+            .error(e.span(), "this result column needs a name", "unnamed")
+            .with_help(format!("add an alias: `{e} AS some_name`"))
+    })
 }
 
 fn has_aggregate(item: &ast::SelectItem) -> bool {
@@ -223,8 +426,13 @@ fn has_aggregate(item: &ast::SelectItem) -> bool {
 fn contains_aggregate(e: &ast::Expr) -> bool {
     match e {
         ast::Expr::Function(f) => aggregate_name(f).is_some(),
-        ast::Expr::BinaryOp { left, right, .. } => contains_aggregate(left) || contains_aggregate(right),
-        ast::Expr::UnaryOp { expr, .. } | ast::Expr::Nested(expr) | ast::Expr::IsNull(expr) | ast::Expr::IsNotNull(expr) => contains_aggregate(expr),
+        ast::Expr::BinaryOp { left, right, .. } => {
+            contains_aggregate(left) || contains_aggregate(right)
+        }
+        ast::Expr::UnaryOp { expr, .. }
+        | ast::Expr::Nested(expr)
+        | ast::Expr::IsNull(expr)
+        | ast::Expr::IsNotNull(expr) => contains_aggregate(expr),
         ast::Expr::Cast { expr, .. } => contains_aggregate(expr),
         _ => false,
     }

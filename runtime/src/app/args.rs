@@ -17,7 +17,10 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn parse(settings: &Settings, args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    pub fn parse(
+        settings: &Settings,
+        args: impl IntoIterator<Item = String>,
+    ) -> Result<Args, String> {
         let mut out = Args {
             home_dir: PathBuf::from(settings.home_dir),
             rest_host: settings.rest_host.to_string(),
@@ -30,22 +33,32 @@ impl Args {
             if flag == "--help" || flag == "-h" {
                 return Err(USAGE.to_string());
             }
-            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+            let mut value = || {
+                args.next()
+                    .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+            };
             match flag.as_str() {
                 "--home-dir" => out.home_dir = PathBuf::from(value()?),
                 "--rest-host" => out.rest_host = value()?,
                 "--rest-port" => {
                     let v = value()?;
-                    out.rest_port = v.parse().map_err(|_| format!("--rest-port: `{v}` is not a port number"))?;
+                    out.rest_port = v
+                        .parse()
+                        .map_err(|_| format!("--rest-port: `{v}` is not a port number"))?;
                 }
                 "--poll-ms" => {
                     let v = value()?;
-                    out.poll_interval_ms = v.parse().map_err(|_| format!("--poll-ms: `{v}` is not a number"))?;
+                    out.poll_interval_ms = v
+                        .parse()
+                        .map_err(|_| format!("--poll-ms: `{v}` is not a number"))?;
                 }
                 "--source" => {
                     let v = value()?;
-                    let (name, location) = v.split_once('=').ok_or_else(|| format!("--source: expected NAME=LOCATION, found `{v}`"))?;
-                    out.source_locations.push((name.to_string(), location.to_string()));
+                    let (name, location) = v
+                        .split_once('=')
+                        .ok_or_else(|| format!("--source: expected NAME=LOCATION, found `{v}`"))?;
+                    out.source_locations
+                        .push((name.to_string(), location.to_string()));
                 }
                 other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
             }

@@ -58,9 +58,15 @@ pub enum PipelineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("in `{statement}`: {error}")]
-    Eval { statement: &'static str, error: EvalError },
+    Eval {
+        statement: &'static str,
+        error: EvalError,
+    },
     #[error("a row of source `{source_name}` does not match its schema: {error}")]
-    Decode { source_name: &'static str, error: TypeError },
+    Decode {
+        source_name: &'static str,
+        error: TypeError,
+    },
 }
 
 impl PipelineError {
@@ -80,9 +86,20 @@ pub fn decode_batch<T: crate::types::SourceRecord>(
     source_name: &'static str,
     changes: SourceChanges,
 ) -> Result<Vec<Delta<RecordId, T>>, PipelineError> {
-    let decode = |values: Option<Vec<Value>>| values.map(T::from_values).transpose().map_err(PipelineError::decode(source_name));
+    let decode = |values: Option<Vec<Value>>| {
+        values
+            .map(T::from_values)
+            .transpose()
+            .map_err(PipelineError::decode(source_name))
+    };
     changes
         .into_iter()
-        .map(|d| Ok(Delta { key: d.key, old: decode(d.old)?, new: decode(d.new)? }))
+        .map(|d| {
+            Ok(Delta {
+                key: d.key,
+                old: decode(d.old)?,
+                new: decode(d.new)?,
+            })
+        })
         .collect()
 }

@@ -43,11 +43,17 @@ fn init_logging() {
 
 fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String> {
     let db_path = args.database_path(settings.app_name);
-    let (store, rebuilt) = Store::open_for(&db_path, settings.fingerprint).map_err(|e| e.to_string())?;
+    let (store, rebuilt) =
+        Store::open_for(&db_path, settings.fingerprint).map_err(|e| e.to_string())?;
     if rebuilt {
-        tracing::warn!("the pipeline changed since {} was written; rebuilding the cache from the sources", db_path.display());
+        tracing::warn!(
+            "the pipeline changed since {} was written; rebuilding the cache from the sources",
+            db_path.display()
+        );
     }
-    store.create_tables(&P::tables()).map_err(|e| e.to_string())?;
+    store
+        .create_tables(&P::tables())
+        .map_err(|e| e.to_string())?;
 
     // Restore operator state and source positions from the last commit.
     let txn = store.begin_write().map_err(|e| e.to_string())?;
@@ -60,7 +66,11 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
         .map_err(|e| e.to_string())?;
     txn.abort().map_err(|e| e.to_string())?;
     for source in &sources {
-        tracing::info!(source = source.spec().source, files = source.ingested_files(), "restored");
+        tracing::info!(
+            source = source.spec().source,
+            files = source.ingested_files(),
+            "restored"
+        );
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -93,7 +103,11 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
         .map_err(|e| format!("cannot start the pipeline thread: {e}"))?;
 
     let endpoints = P::endpoints(&store);
-    let state = ApiState { store, endpoints, app_name: settings.app_name };
+    let state = ApiState {
+        store,
+        endpoints,
+        app_name: settings.app_name,
+    };
     let result = runtime.block_on(async move {
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(state, listener, async move {
@@ -120,11 +134,22 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
 }
 
 /// Applies `--source NAME=LOCATION` flags.
-fn with_overrides(mut specs: Vec<CsvTableSpec>, overrides: &[(String, String)]) -> Result<Vec<CsvTableSpec>, String> {
+fn with_overrides(
+    mut specs: Vec<CsvTableSpec>,
+    overrides: &[(String, String)],
+) -> Result<Vec<CsvTableSpec>, String> {
     let names: Vec<&str> = specs.iter().map(|s| s.source).collect();
     for (name, location) in overrides {
-        let unknown = || format!("--source: no file source named `{name}` (sources: {})", names.join(", "));
-        let spec = specs.iter_mut().find(|s| s.source == name).ok_or_else(unknown)?;
+        let unknown = || {
+            format!(
+                "--source: no file source named `{name}` (sources: {})",
+                names.join(", ")
+            )
+        };
+        let spec = specs
+            .iter_mut()
+            .find(|s| s.source == name)
+            .ok_or_else(unknown)?;
         // Leaked once at startup: specs hold `&'static str` like the generated constants.
         spec.location = Box::leak(location.clone().into_boxed_str());
     }

@@ -14,13 +14,19 @@ pub struct EndpointTable<K, T> {
 
 impl<K, T> Clone for EndpointTable<K, T> {
     fn clone(&self) -> Self {
-        EndpointTable { name: self.name.clone(), _types: PhantomData }
+        EndpointTable {
+            name: self.name.clone(),
+            _types: PhantomData,
+        }
     }
 }
 
 impl<K: TableKey, T: Record> EndpointTable<K, T> {
     pub fn new(endpoint: &str) -> Self {
-        EndpointTable { name: format!("endpoint/{endpoint}"), _types: PhantomData }
+        EndpointTable {
+            name: format!("endpoint/{endpoint}"),
+            _types: PhantomData,
+        }
     }
 
     /// The redb table name.

@@ -12,10 +12,16 @@ pub struct StateStore<'txn> {
 impl<'txn> StateStore<'txn> {
     pub fn open(txn: &'txn WriteTransaction, operator: &str) -> Result<Self, StoreError> {
         let name = format!("state/{operator}");
-        Ok(StateStore { table: txn.open_table(RawTable::new(&name))? })
+        Ok(StateStore {
+            table: txn.open_table(RawTable::new(&name))?,
+        })
     }
 
-    pub fn put<K: Serialize, V: Serialize>(&mut self, key: &K, value: &V) -> Result<(), StoreError> {
+    pub fn put<K: Serialize, V: Serialize>(
+        &mut self,
+        key: &K,
+        value: &V,
+    ) -> Result<(), StoreError> {
         let (k, v) = (encode(key)?, encode(value)?);
         self.table.insert(k.as_slice(), v.as_slice())?;
         Ok(())
@@ -27,7 +33,9 @@ impl<'txn> StateStore<'txn> {
         Ok(())
     }
 
-    pub fn load_all<K: DeserializeOwned, V: DeserializeOwned>(&self) -> Result<Vec<(K, V)>, StoreError> {
+    pub fn load_all<K: DeserializeOwned, V: DeserializeOwned>(
+        &self,
+    ) -> Result<Vec<(K, V)>, StoreError> {
         let mut out = Vec::new();
         for entry in self.table.iter()? {
             let (k, v) = entry?;

@@ -1,6 +1,8 @@
 //! Opening the database and the small `meta` table.
 
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,7 +25,10 @@ pub enum StoreError {
     #[error("cache encoding: {0}")]
     Encoding(#[from] postcard::Error),
     #[error("cannot create {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 macro_rules! redb_error {
@@ -35,7 +40,13 @@ macro_rules! redb_error {
         }
     )+};
 }
-redb_error!(DatabaseError, TransactionError, TableError, StorageError, CommitError);
+redb_error!(
+    DatabaseError,
+    TransactionError,
+    TableError,
+    StorageError,
+    CommitError
+);
 
 /// The database of one pipeline.
 #[derive(Clone)]
@@ -46,10 +57,15 @@ pub struct Store {
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: path.to_path_buf() },
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: path.to_path_buf(),
+            },
             other => other.into(),
         })?;
         Ok(Store { db: Arc::new(db) })
@@ -73,7 +89,10 @@ impl Store {
         let rebuilt = has_data && stored.as_deref() != Some(fingerprint);
         let store = if rebuilt {
             drop(store);
-            std::fs::remove_file(path).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+            std::fs::remove_file(path).map_err(|source| StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
             Store::open(path)?
         } else {
             store
@@ -158,6 +177,10 @@ mod tests {
 
         let (store, rebuilt) = Store::open_for(&path, "v2").unwrap();
         assert!(rebuilt);
-        assert_eq!(store.position().unwrap(), 0, "new pipeline: rebuilt from the sources");
+        assert_eq!(
+            store.position().unwrap(),
+            0,
+            "new pipeline: rebuilt from the sources"
+        );
     }
 }

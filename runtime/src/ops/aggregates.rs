@@ -28,7 +28,8 @@ impl SumValue for i64 {
         i64::try_from(*acc).map_err(|_| EvalError::Overflow("Int"))
     }
     fn average(acc: &i128, count: i64) -> Result<Decimal, EvalError> {
-        let sum = Decimal::try_from_i128_with_scale(*acc, 0).map_err(|_| EvalError::Overflow("Decimal"))?;
+        let sum = Decimal::try_from_i128_with_scale(*acc, 0)
+            .map_err(|_| EvalError::Overflow("Decimal"))?;
         crate::expr::Arith::div(sum, Decimal::from(count))
     }
 }
@@ -52,8 +53,12 @@ impl SumValue for Decimal {
     type Acc = Decimal;
     type Avg = Decimal;
     fn accumulate(acc: &mut Decimal, value: &Decimal, weight: i64) -> Result<(), EvalError> {
-        let term = value.checked_mul(Decimal::from(weight)).ok_or(EvalError::Overflow("Decimal"))?;
-        *acc = acc.checked_add(term).ok_or(EvalError::Overflow("Decimal"))?;
+        let term = value
+            .checked_mul(Decimal::from(weight))
+            .ok_or(EvalError::Overflow("Decimal"))?;
+        *acc = acc
+            .checked_add(term)
+            .ok_or(EvalError::Overflow("Decimal"))?;
         Ok(())
     }
     fn finish(acc: &Decimal) -> Result<Decimal, EvalError> {
@@ -89,7 +94,10 @@ pub struct Sum<T: SumValue> {
 
 impl<T: SumValue> Default for Sum<T> {
     fn default() -> Self {
-        Sum { total: T::Acc::default(), non_null: 0 }
+        Sum {
+            total: T::Acc::default(),
+            non_null: 0,
+        }
     }
 }
 
@@ -120,7 +128,9 @@ pub struct Avg<T: SumValue> {
 
 impl<T: SumValue> Default for Avg<T> {
     fn default() -> Self {
-        Avg { sum: Sum::default() }
+        Avg {
+            sum: Sum::default(),
+        }
     }
 }
 
@@ -171,7 +181,9 @@ struct Multiset<T: Ord> {
 
 impl<T: Ord> Default for Multiset<T> {
     fn default() -> Self {
-        Multiset { counts: BTreeMap::new() }
+        Multiset {
+            counts: BTreeMap::new(),
+        }
     }
 }
 
@@ -203,7 +215,9 @@ macro_rules! extreme {
 
         impl<T: Ord> Default for $name<T> {
             fn default() -> Self {
-                $name { values: Multiset::default() }
+                $name {
+                    values: Multiset::default(),
+                }
             }
         }
 
@@ -220,8 +234,16 @@ macro_rules! extreme {
     };
 }
 
-extreme!(Min, first_key_value, "`MIN(x)`, NULL for a group without non-NULL values.");
-extreme!(Max, last_key_value, "`MAX(x)`, NULL for a group without non-NULL values.");
+extreme!(
+    Min,
+    first_key_value,
+    "`MIN(x)`, NULL for a group without non-NULL values."
+);
+extreme!(
+    Max,
+    last_key_value,
+    "`MAX(x)`, NULL for a group without non-NULL values."
+);
 
 #[cfg(test)]
 mod tests {

@@ -48,7 +48,10 @@ where
 
     /// An aggregation without GROUP BY: exactly one output row, whatever the input.
     pub fn global(project: Project<K, A, O>) -> Self {
-        GroupTable { global: true, ..Self::new(project) }
+        GroupTable {
+            global: true,
+            ..Self::new(project)
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -77,7 +80,10 @@ where
         if !self.touched.contains_key(&key) {
             // Equal keys can differ in form (Decimal 1.0 and 1.00, Float -0 and 0): the stored
             // key stays the group's identity, so cache and state rows are always found again.
-            let canonical = self.groups.get_key_value(&key).map_or_else(|| key.clone(), |(k, _)| k.clone());
+            let canonical = self
+                .groups
+                .get_key_value(&key)
+                .map_or_else(|| key.clone(), |(k, _)| k.clone());
             let before = self.output_of(&canonical)?;
             self.touched.insert(canonical.clone(), before);
             self.dirty.insert(canonical);
@@ -96,7 +102,11 @@ where
                 self.groups.remove(&key);
             }
             if before != after {
-                out.push(Delta { key, old: before, new: after });
+                out.push(Delta {
+                    key,
+                    old: before,
+                    new: after,
+                });
             }
         }
         Ok(())
@@ -161,7 +171,10 @@ mod tests {
     fn equal_keys_of_another_form_update_the_same_group() {
         use crate::types::Decimal;
         type DKey = (Option<Decimal>,);
-        fn project(key: &DKey, aggs: &(Sum<i64>,)) -> Result<Option<(DKey, Option<i64>)>, EvalError> {
+        fn project(
+            key: &DKey,
+            aggs: &(Sum<i64>,),
+        ) -> Result<Option<(DKey, Option<i64>)>, EvalError> {
             Ok(Some((*key, aggs.0.value()?)))
         }
         let mut t: GroupTable<DKey, (Sum<i64>,), _> = GroupTable::new(project);

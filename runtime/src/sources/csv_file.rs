@@ -12,12 +12,18 @@ pub(crate) fn read_csv(
     fields: &[FieldDef],
 ) -> Result<super::SourceChanges, SourceError> {
     let file_name = path.display().to_string();
-    let io_error = |source: std::io::Error| SourceError::Io { path: path.to_path_buf(), source };
+    let io_error = |source: std::io::Error| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_path(path)
         .map_err(|e| csv_error(&file_name, e))?;
-    let header = reader.headers().map_err(|e| csv_error(&file_name, e))?.clone();
+    let header = reader
+        .headers()
+        .map_err(|e| csv_error(&file_name, e))?
+        .clone();
     let columns = map_columns(&file_name, &header, fields)?;
 
     let mut rows = Vec::new();
@@ -54,14 +60,22 @@ pub(crate) fn read_csv(
 }
 
 /// For each declared field, the index of its column in this file's header (case-insensitive).
-fn map_columns(file: &str, header: &csv::StringRecord, fields: &[FieldDef]) -> Result<Vec<usize>, SourceError> {
+fn map_columns(
+    file: &str,
+    header: &csv::StringRecord,
+    fields: &[FieldDef],
+) -> Result<Vec<usize>, SourceError> {
     fields
         .iter()
         .map(|field| {
             header
                 .iter()
                 .position(|h| h.trim() == field.name)
-                .or_else(|| header.iter().position(|h| h.trim().eq_ignore_ascii_case(field.name)))
+                .or_else(|| {
+                    header
+                        .iter()
+                        .position(|h| h.trim().eq_ignore_ascii_case(field.name))
+                })
                 .ok_or_else(|| SourceError::MissingColumn {
                     file: file.to_string(),
                     column: field.name.to_string(),
@@ -73,14 +87,25 @@ fn map_columns(file: &str, header: &csv::StringRecord, fields: &[FieldDef]) -> R
 
 fn csv_error(file: &str, e: csv::Error) -> SourceError {
     let (line, message) = match e.kind() {
-        csv::ErrorKind::Utf8 { pos, err } => (pos.as_ref().map_or(0, |p| p.line()), format!("invalid UTF-8 in field {}", err.field() + 1)),
-        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => (
+        csv::ErrorKind::Utf8 { pos, err } => (
+            pos.as_ref().map_or(0, |p| p.line()),
+            format!("invalid UTF-8 in field {}", err.field() + 1),
+        ),
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => (
             pos.as_ref().map_or(0, |p| p.line()),
             format!("found {len} fields where the header has {expected_len}"),
         ),
         _ => (0, e.to_string()),
     };
-    SourceError::Malformed { file: file.to_string(), line, message }
+    SourceError::Malformed {
+        file: file.to_string(),
+        line,
+        message,
+    }
 }
 
 #[cfg(test)]
@@ -103,7 +128,10 @@ mod tests {
     #[test]
     fn reads_quoted_fields_nulls_and_reordered_columns() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "quantity,Description,UnitPrice\n3,\"GLASS, \"\"STAR\"\"\nHOLDER\",2.55\n,x,\n");
+        let path = write(
+            dir.path(),
+            "quantity,Description,UnitPrice\n3,\"GLASS, \"\"STAR\"\"\nHOLDER\",2.55\n,x,\n",
+        );
         let rows = read_csv(&path, 1, FIELDS).unwrap();
         assert_eq!(rows.len(), 2);
         let first = rows[0].new.as_ref().unwrap();
@@ -117,7 +145,10 @@ mod tests {
     #[test]
     fn a_bad_value_names_file_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "Description,Quantity,UnitPrice\na,1,2\nb,three,2\n");
+        let path = write(
+            dir.path(),
+            "Description,Quantity,UnitPrice\na,1,2\nb,three,2\n",
+        );
         let err = read_csv(&path, 1, FIELDS).unwrap_err().to_string();
         assert!(err.contains("a.csv:3:2"), "{err}");
         assert!(err.contains("`three` is not an Int"), "{err}");

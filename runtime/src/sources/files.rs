@@ -38,15 +38,34 @@ pub struct IngestedFile {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("{file}:{line}:{column}: column `{field}`: {message}")]
-    Parse { file: String, line: u64, column: usize, field: String, message: String },
+    Parse {
+        file: String,
+        line: u64,
+        column: usize,
+        field: String,
+        message: String,
+    },
     #[error("{file}:{line}: malformed CSV: {message}")]
-    Malformed { file: String, line: u64, message: String },
-    #[error("{file}: no column `{column}` (the header has: {header}); the source schema expects it")]
-    MissingColumn { file: String, column: String, header: String },
+    Malformed {
+        file: String,
+        line: u64,
+        message: String,
+    },
+    #[error(
+        "{file}: no column `{column}` (the header has: {header}); the source schema expects it"
+    )]
+    MissingColumn {
+        file: String,
+        column: String,
+        header: String,
+    },
     #[error("the data folder {path} does not exist; create it or fix `details.path`/`path` in the config")]
     MissingFolder { path: PathBuf },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("bad glob pattern `{pattern}`: {message}")]
     Pattern { pattern: String, message: String },
     #[error(transparent)]
@@ -73,7 +92,8 @@ impl FileSource {
         let mut ingested = BTreeMap::new();
         for entry in table.iter().map_err(StoreError::from)? {
             let (path, info) = entry.map_err(StoreError::from)?;
-            let info: IngestedFile = postcard::from_bytes(info.value()).map_err(StoreError::from)?;
+            let info: IngestedFile =
+                postcard::from_bytes(info.value()).map_err(StoreError::from)?;
             ingested.insert(path.value().to_string(), info);
         }
         Ok(FileSource { spec, ingested })
@@ -95,7 +115,9 @@ impl FileSource {
         } else if is_glob(self.spec.location) {
             list_glob(self.spec.location)?
         } else {
-            return Err(SourceError::MissingFolder { path: location.to_path_buf() });
+            return Err(SourceError::MissingFolder {
+                path: location.to_path_buf(),
+            });
         };
         files.retain(|f| !self.ingested.contains_key(&f.display().to_string()));
         files.sort();
@@ -113,7 +135,13 @@ impl FileSource {
     }
 
     /// Records the file as ingested inside the transaction that applies its rows.
-    pub fn mark_ingested(&mut self, txn: &WriteTransaction, path: &Path, seq: u32, rows: u64) -> Result<(), SourceError> {
+    pub fn mark_ingested(
+        &mut self,
+        txn: &WriteTransaction,
+        path: &Path,
+        seq: u32,
+        rows: u64,
+    ) -> Result<(), SourceError> {
         let name = table_name(self.spec.source);
         let key = path.display().to_string();
         let info = IngestedFile { seq, rows };
@@ -121,7 +149,9 @@ impl FileSource {
         let mut table = txn
             .open_table(TableDefinition::<&str, &[u8]>::new(&name))
             .map_err(StoreError::from)?;
-        table.insert(key.as_str(), bytes.as_slice()).map_err(StoreError::from)?;
+        table
+            .insert(key.as_str(), bytes.as_slice())
+            .map_err(StoreError::from)?;
         self.ingested.insert(key, info);
         Ok(())
     }
@@ -132,7 +162,10 @@ fn is_glob(location: &str) -> bool {
 }
 
 fn list_folder(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, SourceError> {
-    let io = |source| SourceError::Io { path: dir.to_path_buf(), source };
+    let io = |source| SourceError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let wanted = extension.trim_start_matches('.');
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
@@ -145,7 +178,12 @@ fn list_folder(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, SourceError>
 }
 
 fn list_glob(pattern: &str) -> Result<Vec<PathBuf>, SourceError> {
-    let paths = glob::glob(pattern)
-        .map_err(|e| SourceError::Pattern { pattern: pattern.to_string(), message: e.to_string() })?;
-    Ok(paths.filter_map(Result::ok).filter(|p| p.is_file()).collect())
+    let paths = glob::glob(pattern).map_err(|e| SourceError::Pattern {
+        pattern: pattern.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(paths
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect())
 }

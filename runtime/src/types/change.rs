@@ -13,15 +13,26 @@ pub struct Delta<K, T> {
 
 impl<K, T> Delta<K, T> {
     pub fn insert(key: K, row: T) -> Self {
-        Delta { key, old: None, new: Some(row) }
+        Delta {
+            key,
+            old: None,
+            new: Some(row),
+        }
     }
 
     pub fn delete(key: K, row: T) -> Self {
-        Delta { key, old: Some(row), new: None }
+        Delta {
+            key,
+            old: Some(row),
+            new: None,
+        }
     }
 
     /// The rows of this change with their weights: the old row retracted (-1), the new one added (+1).
     pub fn weighted(&self) -> impl Iterator<Item = (&T, i64)> {
-        self.old.iter().map(|row| (row, -1)).chain(self.new.iter().map(|row| (row, 1)))
+        self.old
+            .iter()
+            .map(|row| (row, -1))
+            .chain(self.new.iter().map(|row| (row, 1)))
     }
 }

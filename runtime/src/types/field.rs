@@ -52,7 +52,9 @@ impl FieldType {
 
     /// Parses a type name case-insensitively.
     pub fn from_name(name: &str) -> Option<FieldType> {
-        FieldType::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name))
+        FieldType::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name))
     }
 }
 

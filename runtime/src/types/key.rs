@@ -48,7 +48,11 @@ impl TableKey for () {
 }
 
 fn split_id(id: &str, expected: usize) -> Result<Vec<&str>, TypeError> {
-    let parts: Vec<&str> = if expected == 1 { vec![id] } else { id.split(',').collect() };
+    let parts: Vec<&str> = if expected == 1 {
+        vec![id]
+    } else {
+        id.split(',').collect()
+    };
     if parts.len() != expected {
         return Err(TypeError::new(format!(
             "this endpoint's key has {expected} columns: give them comma-separated, found `{id}`"

@@ -5,7 +5,9 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::fmt::Debug;
 
 /// A typed row. Serialized with serde: postcard in redb, JSON in the REST API.
-pub trait Record: Clone + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static {
+pub trait Record:
+    Clone + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
     /// The columns, in order.
     const FIELDS: &'static [FieldDef];
     /// The value of column `index` (for API filters and sorting, not for the pipeline).

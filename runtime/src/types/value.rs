@@ -32,7 +32,9 @@ pub struct TypeError {
 
 impl TypeError {
     pub fn new(message: impl Into<String>) -> Self {
-        TypeError { message: message.into() }
+        TypeError {
+            message: message.into(),
+        }
     }
 }
 
@@ -68,8 +70,12 @@ impl Value {
             (J::String(s), _) => Value::parse(s, ty)?,
             (J::Number(n), FieldType::Int) => Value::Int(n.as_i64().ok_or_else(mismatch)?),
             (J::Number(n), FieldType::UInt) => Value::UInt(n.as_u64().ok_or_else(mismatch)?),
-            (J::Number(n), FieldType::Float) => Value::Float(Float(n.as_f64().ok_or_else(mismatch)?)),
-            (J::Number(n), FieldType::Decimal) => Value::Decimal(Decimal::parse_text(&n.to_string())?),
+            (J::Number(n), FieldType::Float) => {
+                Value::Float(Float(n.as_f64().ok_or_else(mismatch)?))
+            }
+            (J::Number(n), FieldType::Decimal) => {
+                Value::Decimal(Decimal::parse_text(&n.to_string())?)
+            }
             (J::Bool(b), FieldType::Boolean) => Value::Boolean(*b),
             _ => return Err(mismatch()),
         })
@@ -175,10 +181,14 @@ mod parse {
     use super::*;
 
     pub fn Int(text: &str) -> Result<i64, TypeError> {
-        text.trim().parse().map_err(|_| TypeError::new(format!("`{text}` is not an Int")))
+        text.trim()
+            .parse()
+            .map_err(|_| TypeError::new(format!("`{text}` is not an Int")))
     }
     pub fn UInt(text: &str) -> Result<u64, TypeError> {
-        text.trim().parse().map_err(|_| TypeError::new(format!("`{text}` is not a UInt")))
+        text.trim()
+            .parse()
+            .map_err(|_| TypeError::new(format!("`{text}` is not a UInt")))
     }
     pub fn Float(text: &str) -> Result<super::Float, TypeError> {
         let t = text.trim();
@@ -186,7 +196,9 @@ mod parse {
             "nan" => f64::NAN,
             "infinity" | "inf" => f64::INFINITY,
             "-infinity" | "-inf" => f64::NEG_INFINITY,
-            _ => t.parse().map_err(|_| TypeError::new(format!("`{text}` is not a Float")))?,
+            _ => t
+                .parse()
+                .map_err(|_| TypeError::new(format!("`{text}` is not a Float")))?,
         };
         Ok(super::Float(v))
     }
@@ -200,7 +212,9 @@ mod parse {
         match text.trim().to_ascii_lowercase().as_str() {
             "true" | "t" | "yes" | "y" | "1" => Ok(true),
             "false" | "f" | "no" | "n" | "0" => Ok(false),
-            _ => Err(TypeError::new(format!("`{text}` is not a Boolean (use true or false)"))),
+            _ => Err(TypeError::new(format!(
+                "`{text}` is not a Boolean (use true or false)"
+            ))),
         }
     }
     pub fn String(text: &str) -> Result<std::string::String, TypeError> {
@@ -221,7 +235,12 @@ mod parse {
                 return Ok(dt.with_timezone(&Utc));
             }
         }
-        for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        for format in [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M",
+        ] {
             if let Ok(naive) = NaiveDateTime::parse_from_str(t, format) {
                 return Ok(Utc.from_utc_datetime(&naive));
             }
@@ -240,7 +259,9 @@ mod parse {
     pub fn Binary(text: &str) -> Result<Vec<u8>, TypeError> {
         let hex = text.trim().strip_prefix("\\x").unwrap_or(text.trim());
         if !hex.len().is_multiple_of(2) {
-            return Err(TypeError::new(format!("`{text}` is not hex-encoded Binary")));
+            return Err(TypeError::new(format!(
+                "`{text}` is not hex-encoded Binary"
+            )));
         }
         (0..hex.len())
             .step_by(2)

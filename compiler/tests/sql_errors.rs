@@ -1,0 +1,320 @@
+//! SQL binding: every user-facing error of the SQL compiler as the user sees it rendered
+//! (message, `dozer-config.yaml:LINE:COL` inside the `sql` block, the underlined token and the
+//! help), plus the endpoint checks that need the SQL's tables.
+//!
+//! Positive binding rules (types, names, coercions) are in `sql_binding.rs`.
+
+mod common;
+
+use common::{compile, yaml};
+use dozerc::diagnostics::render;
+
+/// Compiles, expecting an error: the rendering contains `message`, `[dozer-config.yaml:AT]`
+/// and every help fragment (after `help:`), and the underlined YAML text is `token` (or starts
+/// with it when it ends in `..`: sqlparser's spans of calls stop before the closing paren).
+fn fails(
+    sql: &str,
+    endpoints: &str,
+    message: &str,
+    at: &str,
+    token: &str,
+    helps: &[&str],
+) -> String {
+    let err = match compile(sql, endpoints) {
+        Ok(_) => panic!("expected an error containing {message:?} for:\n{sql}"),
+        Err(e) => e,
+    };
+    let rendered = render(&err);
+    // Long lines wrap at 100 columns: compare without line breaks.
+    let flat = rendered
+        .split('\n')
+        .map(|l| l.trim_start_matches([' ', '│']).trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains(message),
+        "missing message {message:?} in:\n{rendered}"
+    );
+    let location = format!("[dozer-config.yaml:{at}]");
+    assert!(
+        flat.contains(&location),
+        "missing {location} in:\n{rendered}"
+    );
+    let help_at = flat.find("help: ").unwrap_or(flat.len());
+    for h in helps {
+        assert!(
+            flat[help_at..].contains(h),
+            "missing help {h:?} in:\n{rendered}"
+        );
+    }
+    let text = yaml(sql, endpoints);
+    let span = err.span().expect("the error points into the config");
+    let underlined = &text[span.start..span.end()];
+    let matches = match token.strip_suffix("..") {
+        Some(prefix) => underlined.starts_with(prefix),
+        None => underlined == token,
+    };
+    assert!(
+        matches,
+        "underlined {underlined:?}, expected {token:?}, in:\n{rendered}"
+    );
+    rendered
+}
+
+/// One test per error: SQL (and endpoints) => message, `LINE:COL` in dozer-config.yaml, the
+/// underlined text (`prefix..` for a prefix), and fragments of the help.
+macro_rules! sql_errors {
+    ($($(#[$attr:meta])* $name:ident: $sql:expr, $endpoints:expr
+        => $message:expr, $at:expr, $token:expr, [$($help:expr),* $(,)?];)*) => {
+        $($(#[$attr])* #[test]
+        fn $name() {
+            fails($sql, $endpoints, $message, $at, $token, &[$($help),*]);
+        })*
+    };
+}
+
+sql_errors! {
+    syntax_error_points_at_the_unexpected_token:
+        "SELECT Country INTO t FROM sales WHERE;", ""
+        => "SQL syntax error: Expected: an expression, found: ;", "25:41", ";",
+        ["dozerc reads statements of the form `SELECT ... INTO <table> FROM <table>"];
+    syntax_error_misspelled_keyword:
+        "SELECT Country INTO t FORM sales;", ""
+        => "SQL syntax error: Expected: end of statement, found: FORM", "25:25", "FORM",
+        ["[WHERE ...] [GROUP BY ...] [HAVING ...];"];
+    syntax_error_on_a_later_line_of_the_statement:
+        "SELECT Country\nINTO t\nFROM sales\nWHERE Quantity >;", ""
+        => "SQL syntax error: Expected: an expression, found: ;", "28:19", ";",
+        ["dozerc reads statements"];
+    statement_without_into:
+        "SELECT Country FROM sales;", ""
+        => "this SELECT has no INTO", "25:3", "SELECT Country FROM sales",
+        ["add `INTO <table>` after the SELECT list"];
+    unknown_table_suggests_the_closest:
+        "SELECT Country INTO t FROM sale;", ""
+        => "unknown table `sale`", "25:30", "sale", ["did you mean `sales`? Known tables: sales"];
+    unknown_table_without_a_close_name_lists_tables:
+        "SELECT Country INTO t FROM orders;", ""
+        => "unknown table `orders`", "25:30", "orders",
+        ["known tables: sales (a statement may only read sources and tables defined above it)"];
+    table_defined_later_is_unknown:
+        "SELECT Country INTO t FROM u;\nSELECT Country INTO u FROM sales;", ""
+        => "unknown table `u`", "25:30", "u", ["may only read sources and tables defined above it"];
+    quoted_table_name_is_exact:
+        "SELECT COUNT(*) AS n INTO t FROM \"Sales\";", ""
+        => "unknown table `Sales`", "25:36", "\"Sales\"", ["did you mean `sales`?"];
+    unknown_column_suggests_the_closest:
+        "SELECT Contry INTO t FROM sales;", ""
+        => "unknown column `Contry` in `sales`", "25:10", "Contry",
+        ["did you mean `Country`? The columns are: InvoiceNo, StockCode, Quantity, InvoiceDate, UnitPrice, CustomerID, Country"];
+    quoted_column_name_is_exact:
+        "SELECT \"country\" INTO t FROM sales;", ""
+        => "unknown column `country` in `sales`", "25:10", "\"country\"", ["did you mean `Country`?"];
+    unknown_table_qualifier:
+        "SELECT x.Country INTO t FROM sales;", ""
+        => "unknown table `x`", "25:10", "x", ["this statement reads `sales`"];
+    column_neither_grouped_nor_aggregated:
+        "SELECT Country, Quantity INTO t FROM sales GROUP BY Country;", ""
+        => "column `Quantity` must appear in GROUP BY or be used in an aggregate function", "25:19",
+        "Quantity", ["add `Quantity` to GROUP BY, or aggregate it, e.g. MAX(Quantity)"];
+    ungrouped_column_in_having:
+        "SELECT Country INTO t FROM sales GROUP BY Country HAVING Quantity > 1;", ""
+        => "column `Quantity` must appear in GROUP BY", "25:60", "Quantity", ["MAX(Quantity)"];
+    arithmetic_on_a_string_column:
+        "SELECT Country * 2 AS x INTO t FROM sales;", ""
+        => "cannot apply `*` to String and Int", "25:10", "Country * 2",
+        ["arithmetic needs numbers (Int, UInt, Decimal, Float); CAST the operands"];
+    arithmetic_with_a_string_literal:
+        "SELECT Quantity + 'abc' AS x INTO t FROM sales;", ""
+        => "cannot apply `+` to Int and String", "25:10", "Quantity + 'abc'", ["arithmetic needs numbers"];
+    comparison_with_an_unparsable_literal:
+        "SELECT InvoiceNo INTO t FROM sales WHERE InvoiceDate > 'yesterday';", ""
+        => "cannot apply `>` to Timestamp and String", "25:44", "InvoiceDate > 'yesterday'",
+        ["compare values of the same kind"];
+    concat_needs_strings:
+        "SELECT Country || 1 AS b INTO t FROM sales;", ""
+        => "cannot apply `||` to String and Int", "25:10", "Country || 1", ["|| joins String values"];
+    where_that_is_not_boolean:
+        "SELECT Country INTO t FROM sales WHERE Quantity;", ""
+        => "WHERE needs a Boolean condition, found a", "25:42", "Quantity",
+        ["compare it, e.g. `Quantity > 0`"];
+    having_that_is_not_boolean:
+        "SELECT Country, SUM(Quantity) AS q INTO t FROM sales GROUP BY Country HAVING SUM(Quantity);", ""
+        => "HAVING needs a Boolean condition", "25:80", "SUM(Quantity..", [];
+    aggregate_in_where:
+        "SELECT Country INTO t FROM sales WHERE SUM(Quantity) > 0;", ""
+        => "aggregate functions are not allowed in WHERE", "25:42", "SUM(Quantity..",
+        ["filter groups with HAVING instead"];
+    aggregate_in_group_by:
+        "SELECT COUNT(*) AS n INTO t FROM sales GROUP BY SUM(Quantity);", ""
+        => "aggregate functions are not allowed in GROUP BY", "25:51", "SUM(Quantity..", ["HAVING"];
+    order_by_points_to_the_api:
+        "SELECT Country INTO t FROM sales ORDER BY Country;", ""
+        => "ORDER BY is not supported in a pipeline", "25:45", "Country",
+        ["results are served unordered; sort in the API with `$order_by`"];
+    limit_points_to_the_api:
+        "SELECT Country INTO t FROM sales LIMIT 10;", ""
+        => "LIMIT/OFFSET is not supported in a pipeline", "25:42", "10",
+        ["page through results in the API with `$limit` and `$skip`"];
+    join_is_not_supported_yet:
+        "SELECT a.Country INTO t FROM sales a JOIN sales b ON a.CustomerID = b.CustomerID;", ""
+        => "JOIN is not supported yet", "25:45", "sales b ON..",
+        ["a statement reads one source or one earlier result"];
+    several_from_tables:
+        "SELECT Country INTO t FROM sales, sales;", ""
+        => "a statement reads exactly one table", "25:37", "sales",
+        ["JOINs and several FROM tables are not supported yet"];
+    table_function_is_not_supported_yet:
+        "SELECT Country INTO t FROM TUMBLE(sales, InvoiceDate, '1 HOUR');", ""
+        => "table function `TUMBLE` is not supported yet", "25:30", "TUMBLE",
+        ["TUMBLE, HOP and TTL windows are coming"];
+    subquery_in_from:
+        "SELECT Country INTO t FROM (SELECT Country FROM sales) s;", ""
+        => "FROM must name a table", "25:31", "SELECT Country FROM sales..",
+        ["write the inner query as its own `SELECT ... INTO` statement"];
+    with_clause:
+        "WITH x AS (SELECT Country FROM sales) SELECT Country INTO t FROM x;", ""
+        => "WITH is not supported in a pipeline", "25:3", "WITH x AS..",
+        ["write each step as its own `SELECT ... INTO` statement"];
+    union:
+        "SELECT Country INTO t FROM sales UNION SELECT Country FROM sales;", ""
+        => "this query form (UNION, VALUES, ...) is not supported in a pipeline", "25:3", "SELECT..",
+        ["write `SELECT ... INTO <table> FROM <table>"];
+    select_distinct:
+        "SELECT DISTINCT Country INTO t FROM sales;", ""
+        => "SELECT DISTINCT is not supported in a pipeline", "25:3", "SELECT DISTINCT..",
+        ["use GROUP BY over the columns instead"];
+    duplicate_output_column:
+        "SELECT Country, country INTO t FROM sales;", ""
+        => "column `Country` appears twice in the result", "25:19", "country",
+        ["give one of them another name with AS"];
+    duplicate_default_function_names:
+        "SELECT Country, SUM(Quantity), SUM(UnitPrice) INTO t FROM sales GROUP BY Country;", ""
+        => "column `sum` appears twice in the result", "25:34", "SUM(UnitPrice..", ["AS"];
+    duplicate_into_table:
+        "SELECT Country INTO t FROM sales;\nSELECT Country INTO T FROM sales;", ""
+        => "table `T` is already defined", "26:23", "T", ["give each statement's result its own name"];
+    into_a_source_name:
+        "SELECT Country INTO sales FROM sales;", ""
+        => "table `sales` is already defined", "25:23", "sales", ["its own name"];
+    expression_without_alias:
+        "SELECT Quantity * 2 INTO t FROM sales;", ""
+        => "this result column needs a name", "25:10", "Quantity * 2",
+        ["add an alias: `Quantity * 2 AS some_name`"];
+    group_by_column_not_selected:
+        "SELECT SUM(Quantity) AS q INTO t FROM sales GROUP BY Country;", ""
+        => "GROUP BY `Country` is not in the SELECT list", "25:56", "Country",
+        ["add `Country` to the SELECT list: dozerc serves it as part of the result's primary key"];
+    sum_over_a_string:
+        "SELECT Country, SUM(Country) AS s INTO t FROM sales GROUP BY Country;", ""
+        => "SUM cannot take a String argument", "25:19", "SUM(Country..",
+        ["SUM and AVG need a number (Int, UInt, Decimal, Float)"];
+    window_function:
+        "SELECT Country, SUM(Quantity) OVER () AS s INTO t FROM sales GROUP BY Country;", ""
+        => "SUM with OVER, FILTER or WITHIN GROUP is not supported", "25:19", "SUM(..",
+        ["window functions are not supported in pipelines"];
+    count_distinct:
+        "SELECT Country, COUNT(DISTINCT Quantity) AS s INTO t FROM sales GROUP BY Country;", ""
+        => "COUNT(DISTINCT ...) and argument clauses are not supported yet", "25:19", "COUNT(..", [];
+    unknown_function:
+        "SELECT UPPER(Country) AS u INTO t FROM sales;", ""
+        => "unknown or unsupported function `UPPER`", "25:10", "UPPER(..",
+        ["supported functions: SUM, COUNT, AVG, MIN, MAX"];
+    unsupported_expression:
+        "SELECT Country INTO t FROM sales WHERE Country LIKE 'U%';", ""
+        => "unsupported expression `Country LIKE 'U%'`", "25:42", "Country LIKE..",
+        ["use columns, literals, arithmetic (+ - * / %), comparisons"];
+    cast_that_cannot_convert:
+        "SELECT CAST(Country AS INT) AS c INTO t FROM sales;", ""
+        => "a String value cannot be used as Int", "25:15", "Country", [];
+    cast_to_an_unsupported_type:
+        "SELECT CAST(Quantity AS DATE) AS d INTO t FROM sales;", ""
+        => "casting to DATE is not supported yet", "25:15", "Quantity", ["casts between Int, Decimal and Float"];
+    bare_null_has_no_type:
+        "SELECT NULL AS x INTO t FROM sales;", ""
+        => "a bare NULL has no type", "25:10", "NULL", ["CAST it, e.g. CAST(NULL AS NUMERIC)"];
+    not_on_a_string:
+        "SELECT NOT Country AS b INTO t FROM sales;", ""
+        => "expected a Boolean expression", "25:14", "Country", [];
+    statement_that_is_not_a_select:
+        "INSERT INTO t VALUES (1);", ""
+        => "this kind of statement is not supported in a pipeline", "25:3", "INSERT INTO t..",
+        ["only SELECT statements define pipeline tables; write `SELECT ... INTO <table>"];
+    endpoint_with_unknown_table_suggests_the_closest:
+        "SELECT Country, COUNT(*) AS n INTO t FROM sales GROUP BY Country;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: tt\n"
+        => "endpoint `e` serves unknown table `tt`", "29:17", "tt", ["did you mean `t`? Tables: t, sales"];
+    endpoint_with_unknown_table_lists_tables:
+        "SELECT Country INTO t FROM sales;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: orders_by_day\n"
+        => "endpoint `e` serves unknown table `orders_by_day`", "29:17", "orders_by_day",
+        ["tables are created by `SELECT ... INTO <table>` in `sql`; known: t, sales"];
+    endpoint_primary_key_disagrees_with_group_by:
+        "SELECT Country, COUNT(*) AS n INTO t FROM sales GROUP BY Country;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      primary_key:\n        - n\n"
+        => "endpoint `e` declares primary key [n], but `t` is keyed by [Country]", "31:7", "primary_key",
+        ["the primary key of a result is its GROUP BY columns", "fix `index.primary_key` or remove it"];
+    endpoint_primary_key_on_a_projection_of_a_source:
+        "SELECT Country INTO t FROM sales;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      primary_key:\n        - Country\n"
+        => "but `t` is keyed by the source row id (file and row number)", "31:7", "primary_key",
+        ["or the source key for projections"];
+}
+
+/// A global aggregate has one row and no key columns; "source row id" would be wrong.
+#[test]
+fn endpoint_primary_key_on_a_global_aggregate() {
+    let out = fails(
+        "SELECT COUNT(*) AS n INTO t FROM sales;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      primary_key:\n        - n\n",
+        "endpoint `e` declares primary key [n], but `t` is keyed by nothing: it has exactly one row",
+        "31:7",
+        "primary_key",
+        &["fix `index.primary_key` or remove it"],
+    );
+    assert!(!out.contains("source row id"), "{out}");
+}
+
+#[test]
+fn errors_in_a_later_statement_point_at_that_statement() {
+    let sql = "SELECT Country, COUNT(*) AS n INTO t FROM sales GROUP BY Country;\n\nSELECT Country, m INTO u FROM t;";
+    // SQL line 3 is YAML line 27; `m` is SQL column 17.
+    let out = fails(
+        sql,
+        "",
+        "unknown column `m` in `t`",
+        "27:19",
+        "m",
+        &["The columns are: Country, n"],
+    );
+    assert!(
+        out.contains(" 27 │   SELECT Country, m INTO u FROM t;"),
+        "{out}"
+    );
+}
+
+#[test]
+fn rendering_shows_the_sql_line_and_the_label() {
+    let out = fails(
+        "SELECT Contry INTO t FROM sales;",
+        "",
+        "unknown column",
+        "25:10",
+        "Contry",
+        &[],
+    );
+    assert!(
+        out.contains(" 25 │   SELECT Contry INTO t FROM sales;"),
+        "{out}"
+    );
+    assert!(out.contains("not a column of this table"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+}
+
+#[test]
+fn a_config_without_sql_compiles_to_no_statements() {
+    let compiled = compile("", "").unwrap_or_else(|e| panic!("{}", render(&e)));
+    assert!(compiled.pipeline.statements.is_empty());
+    assert_eq!(compiled.pipeline.sources.len(), 1);
+    assert_eq!(compiled.pipeline.sources[0].columns.len(), 7);
+}
