@@ -27,7 +27,12 @@ pub fn expr(e: &Expr, scope: &Scope) -> TokenStream {
         }
         ExprKind::Literal(literal) => self::literal(literal, e.ty),
         ExprKind::Binary { op, left, right } => {
-            let (l, r) = (expr(left, scope), expr(right, scope));
+            // Text is compared borrowed (`Option<&str>`): no allocation per row.
+            let (l, r) = if op.is_comparison() && left.ty.is_text() {
+                (borrowed_text(left, scope), borrowed_text(right, scope))
+            } else {
+                (expr(left, scope), expr(right, scope))
+            };
             match op {
                 BinaryOp::Add => quote!(expr::add(#l, #r)?),
                 BinaryOp::Sub => quote!(expr::sub(#l, #r)?),
@@ -80,6 +85,26 @@ pub fn expr(e: &Expr, scope: &Scope) -> TokenStream {
         ExprKind::Aggregate(i) => {
             let i = syn::Index::from(*i);
             quote!(aggs.#i.value()?)
+        }
+    }
+}
+
+/// A text expression as `Option<&str>`, borrowing columns, keys and literals.
+fn borrowed_text(e: &Expr, scope: &Scope) -> TokenStream {
+    match &e.kind {
+        ExprKind::Column(i) => {
+            let field = ident(&scope.row_fields[*i]);
+            quote!(row.#field.as_deref())
+        }
+        ExprKind::GroupKey(i) => {
+            let i = syn::Index::from(*i);
+            quote!(key.#i.as_deref())
+        }
+        ExprKind::Literal(Literal::String(s)) => quote!(Some(#s)),
+        ExprKind::Literal(Literal::Null) => quote!(None::<&str>),
+        _ => {
+            let owned = expr(e, scope);
+            quote!((#owned).as_deref())
         }
     }
 }

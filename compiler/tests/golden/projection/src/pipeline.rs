@@ -26,14 +26,8 @@ impl BigOrders {
                 expr::and(
                     expr::ge(row.quantity, Some(10i64)),
                     expr::or(
-                        expr::eq(
-                            row.country.clone(),
-                            Some(String::from("United Kingdom")),
-                        ),
-                        expr::eq(
-                            row.country.clone(),
-                            Some(String::from("Côte d'Ivoire")),
-                        ),
+                        expr::eq(row.country.as_deref(), Some("United Kingdom")),
+                        expr::eq(row.country.as_deref(), Some("Côte d'Ivoire")),
                     ),
                 ),
                 expr::not(
