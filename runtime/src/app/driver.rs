@@ -37,10 +37,13 @@ impl<P: Pipeline> Driver<P> {
                     return Ok(applied);
                 }
                 let started = Instant::now();
-                let (seq, changes) = self.sources[index].read(&path)?;
-                let rows = changes.len() as u64;
+                // One transaction per file, fed chunk by chunk. If anything fails the
+                // transaction is dropped uncommitted and the error stops the process, so the
+                // in-memory operator state it touched is discarded with it.
                 let txn = self.store.begin_write()?;
-                self.pipeline.apply(index, changes, &txn)?;
+                let pipeline = &mut self.pipeline;
+                let (seq, rows) =
+                    self.sources[index].read(&path, |chunk| pipeline.apply(index, chunk, &txn))?;
                 self.sources[index].mark_ingested(&txn, &path, seq, rows)?;
                 let position = bump_position(&txn)?;
                 txn.commit().map_err(crate::cache::StoreError::from)?;

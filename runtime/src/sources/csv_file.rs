@@ -4,13 +4,18 @@ use super::files::SourceError;
 use crate::types::{Delta, FieldDef, RecordId, Value};
 use std::path::Path;
 
-/// Reads every row of `path` as an insert. The whole file is decoded before anything is
-/// applied, so a bad row stops the pipeline with nothing half-applied.
-pub(crate) fn read_csv(
+/// Rows handed to the pipeline at a time: memory stays bounded however large a file is.
+pub const CHUNK_ROWS: usize = 65_536;
+
+/// Reads every row of `path` as an insert, handing them to `on_chunk` [`CHUNK_ROWS`] at a time;
+/// returns the number of rows. The caller applies all chunks inside one write transaction and
+/// commits only after the last, so a bad row anywhere leaves nothing of the file applied.
+pub(crate) fn read_csv<E: From<SourceError>>(
     path: &Path,
     file_seq: u32,
     fields: &[FieldDef],
-) -> Result<super::SourceChanges, SourceError> {
+    mut on_chunk: impl FnMut(super::SourceChanges) -> Result<(), E>,
+) -> Result<u64, E> {
     let file_name = path.display().to_string();
     let io_error = |source: std::io::Error| SourceError::Io {
         path: path.to_path_buf(),
@@ -26,15 +31,16 @@ pub(crate) fn read_csv(
         .clone();
     let columns = map_columns(&file_name, &header, fields)?;
 
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(CHUNK_ROWS);
+    let mut total: u64 = 0;
     let mut record = csv::StringRecord::new();
     let mut row_number: u32 = 0;
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) if e.is_io_error() => return Err(io_error(e.into())),
-            Err(e) => return Err(csv_error(&file_name, e)),
+            Err(e) if e.is_io_error() => return Err(io_error(e.into()).into()),
+            Err(e) => return Err(csv_error(&file_name, e).into()),
         }
         row_number += 1;
         let line = record.position().map_or(0, |p| p.line());
@@ -55,8 +61,16 @@ pub(crate) fn read_csv(
             values.push(value);
         }
         rows.push(Delta::insert(RecordId::new(file_seq, row_number), values));
+        if rows.len() == CHUNK_ROWS {
+            total += rows.len() as u64;
+            on_chunk(std::mem::replace(&mut rows, Vec::with_capacity(CHUNK_ROWS)))?;
+        }
     }
-    Ok(rows)
+    total += rows.len() as u64;
+    if !rows.is_empty() {
+        on_chunk(rows)?;
+    }
+    Ok(total)
 }
 
 /// For each declared field, the index of its column in this file's header (case-insensitive).
@@ -119,6 +133,19 @@ mod tests {
         FieldDef::new("UnitPrice", FieldType::Decimal, true),
     ];
 
+    fn read_all(
+        path: &Path,
+        seq: u32,
+        fields: &[FieldDef],
+    ) -> Result<crate::sources::SourceChanges, SourceError> {
+        let mut all = Vec::new();
+        read_csv(path, seq, fields, |chunk| {
+            all.extend(chunk);
+            Ok::<(), SourceError>(())
+        })?;
+        Ok(all)
+    }
+
     fn write(dir: &Path, text: &str) -> std::path::PathBuf {
         let path = dir.join("a.csv");
         std::fs::write(&path, text).unwrap();
@@ -132,7 +159,7 @@ mod tests {
             dir.path(),
             "quantity,Description,UnitPrice\n3,\"GLASS, \"\"STAR\"\"\nHOLDER\",2.55\n,x,\n",
         );
-        let rows = read_csv(&path, 1, FIELDS).unwrap();
+        let rows = read_all(&path, 1, FIELDS).unwrap();
         assert_eq!(rows.len(), 2);
         let first = rows[0].new.as_ref().unwrap();
         assert_eq!(first[0], Value::String("GLASS, \"STAR\"\nHOLDER".into()));
@@ -143,13 +170,31 @@ mod tests {
     }
 
     #[test]
+    fn large_files_arrive_in_bounded_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("Description,Quantity,UnitPrice\n");
+        for i in 0..(CHUNK_ROWS + 10) {
+            text.push_str(&format!("d,{i},1.5\n"));
+        }
+        let path = write(dir.path(), &text);
+        let mut sizes = Vec::new();
+        let total = read_csv(&path, 1, FIELDS, |chunk| {
+            sizes.push(chunk.len());
+            Ok::<(), SourceError>(())
+        })
+        .unwrap();
+        assert_eq!(sizes, [CHUNK_ROWS, 10]);
+        assert_eq!(total, CHUNK_ROWS as u64 + 10);
+    }
+
+    #[test]
     fn a_bad_value_names_file_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(
             dir.path(),
             "Description,Quantity,UnitPrice\na,1,2\nb,three,2\n",
         );
-        let err = read_csv(&path, 1, FIELDS).unwrap_err().to_string();
+        let err = read_all(&path, 1, FIELDS).unwrap_err().to_string();
         assert!(err.contains("a.csv:3:2"), "{err}");
         assert!(err.contains("`three` is not an Int"), "{err}");
     }
@@ -158,7 +203,7 @@ mod tests {
     fn a_missing_column_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "Description,Quantity\na,1\n");
-        let err = read_csv(&path, 1, FIELDS).unwrap_err().to_string();
+        let err = read_all(&path, 1, FIELDS).unwrap_err().to_string();
         assert!(err.contains("no column `UnitPrice`"), "{err}");
     }
 }

@@ -124,10 +124,17 @@ impl FileSource {
         Ok(files)
     }
 
-    /// Decodes a new file completely. Its rows are keyed by the file's sequence number.
-    pub fn read(&self, path: &Path) -> Result<(u32, super::SourceChanges), SourceError> {
+    /// Decodes a new file, handing its rows to `on_chunk` in bounded chunks (see
+    /// [`CHUNK_ROWS`](super::csv_file::CHUNK_ROWS)). Rows are keyed by the file's sequence
+    /// number, returned with the row count.
+    pub fn read<E: From<SourceError>>(
+        &self,
+        path: &Path,
+        on_chunk: impl FnMut(super::SourceChanges) -> Result<(), E>,
+    ) -> Result<(u32, u64), E> {
         let seq = self.next_seq();
-        Ok((seq, read_csv(path, seq, self.spec.fields)?))
+        let rows = read_csv(path, seq, self.spec.fields, on_chunk)?;
+        Ok((seq, rows))
     }
 
     fn next_seq(&self) -> u32 {
