@@ -25,13 +25,28 @@ pub struct Compiled {
 
 /// Loads, resolves and binds a config file.
 pub fn compile(path: &Path) -> Result<Compiled, CompileError> {
-    let config = config::load(path)?;
-    compile_loaded(config)
+    compile_with(path, catalog::CatalogOptions::default())
+}
+
+/// As [`compile`], with catalog options.
+pub fn compile_with(
+    path: &Path,
+    options: catalog::CatalogOptions,
+) -> Result<Compiled, CompileError> {
+    compile_loaded_with(config::load(path)?, options)
 }
 
 /// Resolves and binds an already loaded config.
 pub fn compile_loaded(config: LoadedConfig) -> Result<Compiled, CompileError> {
-    let sources = catalog::resolve(&config)?;
+    compile_loaded_with(config, catalog::CatalogOptions::default())
+}
+
+/// As [`compile_loaded`], with catalog options (`--refresh-schema`).
+pub fn compile_loaded_with(
+    config: LoadedConfig,
+    options: catalog::CatalogOptions,
+) -> Result<Compiled, CompileError> {
+    let sources = catalog::resolve_with(&config, options)?;
     let pipeline = sql::compile(&config, sources.iter().map(|s| s.table.clone()).collect())?;
     Ok(Compiled {
         config,

@@ -3,12 +3,18 @@
 //! For CSV tables the columns come from the header of the first file, typed by the config's
 //! `schema` where given and otherwise inferred from a sample of rows. `dozerc build` prints the
 //! result so inferred types are never a surprise.
+//!
+//! For Postgres tables the columns, primary key and replica identity come from the database's
+//! catalog ([`postgres`]), pinned in the lock file beside the config ([`lock`]).
 
 mod infer;
+// Postgres sources and their lock file.
+pub mod lock;
+mod postgres;
 
 use crate::config::{ConnectionConfig, LoadedConfig, PathSeg, TableFormat};
 use crate::diagnostics::CompileError;
-use crate::plan::{Column, SourceTable, SqlType};
+use crate::plan::{Column, SourceKind, SourceTable, SqlType};
 use std::path::{Path, PathBuf};
 
 /// How a column's type was decided (for the build report).
@@ -28,11 +34,53 @@ pub struct ResolvedSource {
 /// Rows sampled per file to infer column types.
 const SAMPLE_ROWS: usize = 1000;
 
-/// Resolves every source of the config.
+/// How to resolve sources.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CatalogOptions {
+    /// Introspect every Postgres source even when the lock file has it (`--refresh-schema`).
+    pub refresh_schema: bool,
+}
+
+/// Resolves every source of the config, using the lock file for Postgres sources.
 pub fn resolve(cfg: &LoadedConfig) -> Result<Vec<ResolvedSource>, CompileError> {
-    (0..cfg.config.sources.len())
-        .map(|index| resolve_source(cfg, index))
-        .collect()
+    resolve_with(cfg, CatalogOptions::default())
+}
+
+/// Resolves every source of the config. Postgres sources come from the lock file when it has a
+/// matching entry (and `refresh_schema` is off), else from the database; the lock file is then
+/// rewritten (only if its content changed) with one entry per Postgres source.
+pub fn resolve_with(
+    cfg: &LoadedConfig,
+    options: CatalogOptions,
+) -> Result<Vec<ResolvedSource>, CompileError> {
+    let lock_path = lock::lock_path(cfg);
+    let has_postgres = cfg.config.sources.iter().any(|s| {
+        cfg.config
+            .connections
+            .iter()
+            .any(|c| c.name == s.connection && matches!(c.config, ConnectionConfig::Postgres(_)))
+    });
+    let old_lock = match (has_postgres, options.refresh_schema) {
+        (false, _) => lock::empty(),
+        (true, false) => lock::read(&lock_path)?,
+        // A refresh rewrites the file, so a broken one is no obstacle.
+        (true, true) => lock::read(&lock_path).unwrap_or_else(|_| lock::empty()),
+    };
+    let mut new_lock = lock::empty();
+    let mut resolved = Vec::new();
+    for index in 0..cfg.config.sources.len() {
+        resolved.push(resolve_source(
+            cfg,
+            index,
+            &old_lock,
+            &mut new_lock,
+            options,
+        )?);
+    }
+    if has_postgres {
+        lock::write(&lock_path, &new_lock)?;
+    }
+    Ok(resolved)
 }
 
 fn error_at(cfg: &LoadedConfig, path: &[PathSeg], message: String, label: &str) -> CompileError {
@@ -42,7 +90,13 @@ fn error_at(cfg: &LoadedConfig, path: &[PathSeg], message: String, label: &str) 
     }
 }
 
-fn resolve_source(cfg: &LoadedConfig, index: usize) -> Result<ResolvedSource, CompileError> {
+fn resolve_source(
+    cfg: &LoadedConfig,
+    index: usize,
+    old_lock: &lock::Lock,
+    new_lock: &mut lock::Lock,
+    options: CatalogOptions,
+) -> Result<ResolvedSource, CompileError> {
     let source = &cfg.config.sources[index];
     let here = [
         PathSeg::Key("sources"),
@@ -65,14 +119,12 @@ fn resolve_source(cfg: &LoadedConfig, index: usize) -> Result<ResolvedSource, Co
         })?;
     let local = match &connection.config {
         ConnectionConfig::LocalStorage(local) => local,
-        ConnectionConfig::Postgres(_) => {
-            return Err(error_at(
-                cfg,
-                &here,
-                format!("source `{}` reads Postgres connection `{}`: Postgres sources are not implemented yet", source.name, connection.name),
-                "Postgres is parsed and validated, not yet ingested",
-            )
-            .with_help("use a !LocalStorage connection with CSV files for now"));
+        // Postgres: introspected (or read from the lock file) in catalog/postgres.rs.
+        ConnectionConfig::Postgres(pg) => {
+            let (resolved, entry) =
+                postgres::resolve(cfg, index, conn_index, pg, old_lock, options.refresh_schema)?;
+            new_lock.sources.insert(source.name.clone(), entry);
+            return Ok(resolved);
         }
     };
     let (table_index, spec) = local
@@ -227,8 +279,13 @@ fn resolve_source(cfg: &LoadedConfig, index: usize) -> Result<ResolvedSource, Co
         table: SourceTable {
             name: source.name.clone(),
             columns,
-            location: location_text,
-            extension,
+            location: location_text.clone(),
+            extension: extension.clone(),
+            primary_key: Vec::new(),
+            kind: SourceKind::Files {
+                location: location_text,
+                extension,
+            },
         },
         origins,
     })

@@ -1,7 +1,7 @@
 //! `dozerc build` and `dozerc check`.
 
 use super::paths::Paths;
-use crate::catalog::TypeOrigin;
+use crate::catalog::{CatalogOptions, TypeOrigin};
 use crate::codegen::{generate, write_crate, CrateOptions};
 use crate::diagnostics::render;
 use crate::Compiled;
@@ -15,15 +15,24 @@ pub struct Built {
     pub compiled: Compiled,
 }
 
-pub fn check(config: &Path) -> Result<(), String> {
-    let compiled = crate::compile(config).map_err(|e| render(&e))?;
+pub fn check(config: &Path, options: CatalogOptions) -> Result<(), String> {
+    let compiled = crate::compile_with(config, options).map_err(|e| render(&e))?;
     report(&compiled);
     println!("{} is valid", compiled.config.file.name);
     Ok(())
 }
 
 pub fn build(config: &Path, out_dir: Option<&Path>) -> Result<Built, String> {
-    let compiled = crate::compile(config).map_err(|e| render(&e))?;
+    build_with(config, out_dir, CatalogOptions::default())
+}
+
+/// `dozerc build` with catalog options (`--refresh-schema`).
+pub fn build_with(
+    config: &Path,
+    out_dir: Option<&Path>,
+    options: CatalogOptions,
+) -> Result<Built, String> {
+    let compiled = crate::compile_with(config, options).map_err(|e| render(&e))?;
     report(&compiled);
     let home_dir = compiled.config.home_dir();
     let paths = Paths::discover(&home_dir)?;

@@ -5,6 +5,7 @@ mod clean;
 mod paths;
 mod run;
 
+use crate::catalog::CatalogOptions;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -31,6 +32,9 @@ pub enum Command {
         /// Where to write the crate.
         #[arg(short, long)]
         out_dir: Option<PathBuf>,
+        /// Read Postgres source schemas from the database again instead of the lock file.
+        #[arg(long)]
+        refresh_schema: bool,
     },
     /// Build the crate with cargo and run it in the foreground (Ctrl-C stops it cleanly).
     Run {
@@ -39,6 +43,9 @@ pub enum Command {
         /// A fast debug build instead of an optimized one.
         #[arg(long)]
         dev: bool,
+        /// Read Postgres source schemas from the database again instead of the lock file.
+        #[arg(long)]
+        refresh_schema: bool,
         /// Flags passed to the pipeline binary (after `--`), e.g. `-- --rest-port 9000`.
         #[arg(last = true)]
         args: Vec<String>,
@@ -47,6 +54,9 @@ pub enum Command {
     Check {
         #[arg(short, long, default_value = "dozer-config.yaml")]
         config: PathBuf,
+        /// Read Postgres source schemas from the database again instead of the lock file.
+        #[arg(long)]
+        refresh_schema: bool,
     },
     /// Remove the emitted crate and the cache (<home_dir>/build and <home_dir>/cache).
     Clean {
@@ -58,9 +68,26 @@ pub enum Command {
 /// Runs a parsed command line; errors are already rendered for the terminal.
 pub fn main(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Build { config, out_dir } => build::build(&config, out_dir.as_deref()).map(|_| ()),
-        Command::Run { config, dev, args } => run::run(&config, dev, &args),
-        Command::Check { config } => build::check(&config),
+        Command::Build {
+            config,
+            out_dir,
+            refresh_schema,
+        } => build::build_with(
+            &config,
+            out_dir.as_deref(),
+            CatalogOptions { refresh_schema },
+        )
+        .map(|_| ()),
+        Command::Run {
+            config,
+            dev,
+            refresh_schema,
+            args,
+        } => run::run(&config, dev, CatalogOptions { refresh_schema }, &args),
+        Command::Check {
+            config,
+            refresh_schema,
+        } => build::check(&config, CatalogOptions { refresh_schema }),
         Command::Clean { config } => clean::clean(&config),
     }
 }

@@ -1,11 +1,17 @@
 //! `dozerc run`: emit, build with cargo, run in the foreground.
 
-use super::build::build;
+use super::build::build_with;
+use crate::catalog::CatalogOptions;
 use std::path::Path;
 use std::process::Command;
 
-pub fn run(config: &Path, dev: bool, args: &[String]) -> Result<(), String> {
-    let built = build(config, None)?;
+pub fn run(
+    config: &Path,
+    dev: bool,
+    options: CatalogOptions,
+    args: &[String],
+) -> Result<(), String> {
+    let built = build_with(config, None, options)?;
     let profile = if dev { "debug" } else { "release" };
     println!("building the pipeline ({profile}) ...");
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));

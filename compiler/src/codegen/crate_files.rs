@@ -41,6 +41,17 @@ const HEADER: &str =
 
 /// Generates every file of the crate for `p`.
 pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, CompileError> {
+    // Catalog half of Postgres support only: remove when the runtime ingests Postgres sources.
+    if let Some((s, connection)) = p.sources.iter().find_map(|s| match &s.kind {
+        crate::plan::SourceKind::Postgres { connection, .. } => Some((s, connection)),
+        crate::plan::SourceKind::Files { .. } => None,
+    }) {
+        return Err(CompileError::new(format!(
+            "source `{}` reads Postgres connection `{connection}`: ingesting Postgres sources is not implemented yet",
+            s.name
+        ))
+        .with_help("`dozerc check` validates it against the database; to build, use a !LocalStorage connection with CSV files for now"));
+    }
     let names = Names::new(p);
     let crate_name = crate_name(&p.app_name);
     let mut files = Vec::new();

@@ -227,18 +227,3 @@ impl Default for GrpcConfig {
         }
     }
 }
-
-/// Dozer's column type names, as written in CSV schemas (case-insensitive).
-pub const FIELD_TYPES: [&str; 11] = [
-    "Int",
-    "UInt",
-    "Float",
-    "Decimal",
-    "Boolean",
-    "String",
-    "Text",
-    "Date",
-    "Timestamp",
-    "Json",
-    "Binary",
-];

@@ -8,7 +8,11 @@
 
 use std::collections::HashMap;
 
-use super::{ConnectionConfig, LoadedConfig, PathSeg, TableFormat, FIELD_TYPES};
+use super::{ConnectionConfig, LoadedConfig, PathSeg, TableFormat};
+use crate::plan::SqlType;
+
+/// Dozer's column type names, as written in CSV schemas (case-insensitive).
+const FIELD_TYPES: [&str; 11] = SqlType::NAMES;
 use crate::diagnostics::{closest, CompileError};
 use PathSeg::{Index, Key};
 

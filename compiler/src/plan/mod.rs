@@ -53,9 +53,31 @@ impl TableKey {
 pub struct SourceTable {
     pub name: String,
     pub columns: Vec<Column>,
-    /// Absolute folder or glob of the files.
+    /// Absolute folder or glob of the files; for Postgres, `connection: schema.table` (shown in
+    /// reports and doc comments).
     pub location: String,
+    /// File name suffix (empty for Postgres).
     pub extension: String,
+    /// The table's primary key as indexes into `columns` (empty for files, and for a Postgres
+    /// table without a primary key or whose key columns are not all selected).
+    pub primary_key: Vec<usize>,
+    /// Where the rows come from.
+    pub kind: SourceKind,
+}
+
+/// Where a source's rows come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Files of a `!LocalStorage` connection (same values as `SourceTable::location`/`extension`).
+    Files { location: String, extension: String },
+    /// A table of a `!Postgres` connection; `replica_identity` is `default`, `full`, `nothing` or
+    /// `index` (`pg_class.relreplident`).
+    Postgres {
+        connection: String,
+        schema: String,
+        table: String,
+        replica_identity: String,
+    },
 }
 
 /// What a statement reads.

@@ -3,6 +3,8 @@
 
 mod csv_file;
 mod files;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 pub use files::{CsvTableSpec, FileSource, IngestedFile, SourceError};
 

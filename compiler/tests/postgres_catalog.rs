@@ -1,0 +1,391 @@
+//! Postgres sources in the catalog: introspection against the local server (127.0.0.1:5432,
+//! user postgres, trust auth), the lock file, and the errors. Each test owns a database
+//! `dozerc_cat_<name>_<pid>`, dropped at the end even when the test fails.
+
+use dozerc::catalog::{resolve_with, CatalogOptions, ResolvedSource};
+use dozerc::diagnostics::{render, SourceFile};
+use dozerc::plan::{SourceKind, SqlType};
+use postgres::{Client, NoTls};
+use std::path::Path;
+
+const SERVER: &str = "host=127.0.0.1 port=5432 user=postgres";
+
+const SALES_DATA: &str = r#"CREATE TABLE sales_data (
+    "InvoiceNo" text, "StockCode" text, "Description" text, "Quantity" int,
+    "InvoiceDate" timestamp, "UnitPrice" numeric(10,2), "CustomerID" int, "Country" text,
+    id bigserial PRIMARY KEY)"#;
+
+/// A database for one test, dropped (WITH (FORCE)) when the guard goes out of scope.
+struct Db {
+    name: String,
+}
+
+impl Db {
+    fn new(test: &str, setup: &str) -> Db {
+        let name = format!("dozerc_cat_{test}_{}", std::process::id());
+        let db = Db { name };
+        db.drop_now().expect("local Postgres at 127.0.0.1:5432");
+        let mut admin = Client::connect(&format!("{SERVER} dbname=postgres"), NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {}", db.name))
+            .unwrap();
+        let mut client = Client::connect(&format!("{SERVER} dbname={}", db.name), NoTls).unwrap();
+        client.batch_execute(setup).unwrap();
+        db
+    }
+
+    fn drop_now(&self) -> Result<(), postgres::Error> {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        Client::connect(&format!("{SERVER} dbname=postgres"), NoTls)?.batch_execute(&sql)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = self.drop_now();
+    }
+}
+
+fn config(port: u16, database: &str, table_name: &str, source_extra: &str) -> String {
+    format!(
+        "app_name: shop
+connections:
+  - name: pg
+    config: !Postgres
+      user: postgres
+      host: 127.0.0.1
+      port: {port}
+      database: {database}
+sources:
+  - name: sales
+    table_name: {table_name}
+    connection: pg
+{source_extra}
+sql: |
+  SELECT Country, COUNT(*) AS n INTO by_country FROM sales GROUP BY Country;
+"
+    )
+}
+
+fn load(dir: &Path, text: &str) -> dozerc::config::LoadedConfig {
+    let file = SourceFile::new(
+        dir.join("dozer-config.yaml"),
+        "dozer-config.yaml",
+        text.to_string(),
+    );
+    dozerc::config::parse(file, dir.to_path_buf()).unwrap_or_else(|e| panic!("{}", render(&e)))
+}
+
+/// Resolves; an error comes back as its location, message and help, one per line (rendering
+/// wraps long lines, which makes substring checks brittle).
+fn resolve(dir: &Path, text: &str, refresh: bool) -> Result<Vec<ResolvedSource>, String> {
+    let options = CatalogOptions {
+        refresh_schema: refresh,
+    };
+    resolve_with(&load(dir, text), options).map_err(|e| {
+        format!(
+            "{}\n{}\n{}\n--- rendered:\n{}",
+            e.location().unwrap_or_default(),
+            e.message(),
+            e.help_text().unwrap_or_default(),
+            render(&e)
+        )
+    })
+}
+
+#[track_caller]
+fn has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+}
+
+fn columns(source: &ResolvedSource) -> Vec<(&str, SqlType, bool)> {
+    let columns = &source.table.columns;
+    columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.ty, c.nullable))
+        .collect()
+}
+
+#[test]
+fn the_seed_table_is_introspected_with_types_nullability_and_key() {
+    let db = Db::new("seed", SALES_DATA);
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(5432, &db.name, "sales_data", "");
+    let sources = resolve(dir.path(), &text, false).unwrap();
+    use SqlType::*;
+    assert_eq!(
+        columns(&sources[0]),
+        [
+            ("InvoiceNo", String, true),
+            ("StockCode", String, true),
+            ("Description", String, true),
+            ("Quantity", Int, true),
+            ("InvoiceDate", Timestamp, true),
+            ("UnitPrice", Decimal, true),
+            ("CustomerID", Int, true),
+            ("Country", String, true),
+            ("id", Int, false),
+        ]
+    );
+    assert_eq!(sources[0].table.primary_key, [8]);
+    assert_eq!(
+        sources[0].table.kind,
+        SourceKind::Postgres {
+            connection: "pg".into(),
+            schema: "public".into(),
+            table: "sales_data".into(),
+            replica_identity: "default".into(),
+        }
+    );
+    let lock = std::fs::read_to_string(dir.path().join("dozer-config.lock")).unwrap();
+    let server = format!("\"server\": \"127.0.0.1:5432/{}\"", db.name);
+    has(&lock, &server);
+    has(&lock, "\"name\": \"UnitPrice\",\n          \"type\": \"Decimal\",\n          \"pg_type\": \"numeric(10,2)\",\n          \"nullable\": true");
+    has(
+        &lock,
+        "\"primary_key\": [\n        \"id\"\n      ],\n      \"replica_identity\": \"default\"",
+    );
+
+    // `check` passes: the whole config compiles to a plan ...
+    let compiled = dozerc::compile_loaded(load(dir.path(), &text)).unwrap();
+    // ... but building a crate says ingestion is not there yet.
+    let options = dozerc::codegen::CrateOptions {
+        config_name: "dozer-config.yaml".into(),
+        runtime_path: dir.path().join("runtime"),
+        target_dir: dir.path().join("target"),
+        home_dir: dir.path().join(".dozer"),
+        rest_host: "127.0.0.1".into(),
+        rest_port: 8080,
+    };
+    let err = dozerc::codegen::generate(&compiled.pipeline, &options)
+        .map(|_| ())
+        .unwrap_err();
+    has(
+        err.message(),
+        "ingesting Postgres sources is not implemented yet",
+    );
+}
+
+#[test]
+fn schema_qualified_names_and_the_schema_field_both_work() {
+    let db = Db::new(
+        "schema",
+        "CREATE SCHEMA shop;
+         CREATE TABLE shop.orders (region text NOT NULL, day date, amount float8 NOT NULL,
+             paid bool, doc jsonb, raw bytea, ref uuid, code char(3), at timestamptz,
+             small int2, PRIMARY KEY (day, region));
+         ALTER TABLE shop.orders REPLICA IDENTITY FULL;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let qualified = resolve(
+        dir.path(),
+        &config(5432, &db.name, "shop.orders", ""),
+        false,
+    )
+    .unwrap();
+    let by_field = resolve(
+        dir.path(),
+        &config(5432, &db.name, "orders", "    schema: shop"),
+        false,
+    )
+    .unwrap();
+    for sources in [&qualified, &by_field] {
+        use SqlType::*;
+        assert_eq!(
+            columns(&sources[0]),
+            [
+                ("region", String, false),
+                ("day", Date, false),
+                ("amount", Float, false),
+                ("paid", Boolean, true),
+                ("doc", Json, true),
+                ("raw", Binary, true),
+                ("ref", String, true),
+                ("code", String, true),
+                ("at", Timestamp, true),
+                ("small", Int, true),
+            ]
+        );
+        assert_eq!(sources[0].table.primary_key, [1, 0]);
+        let SourceKind::Postgres {
+            schema,
+            replica_identity,
+            ..
+        } = &sources[0].table.kind
+        else {
+            panic!("not a Postgres source");
+        };
+        assert_eq!(
+            (schema.as_str(), replica_identity.as_str()),
+            ("shop", "full")
+        );
+    }
+}
+
+#[test]
+fn columns_selects_and_unknown_columns_are_listed() {
+    let db = Db::new(
+        "columns",
+        &format!("{SALES_DATA}; ALTER TABLE sales_data ADD COLUMN wait interval"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "    columns:\n      - Country\n      - quantity";
+    let sources = resolve(
+        dir.path(),
+        &config(5432, &db.name, "sales_data", extra),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        columns(&sources[0]),
+        [
+            ("Country", SqlType::String, true),
+            ("Quantity", SqlType::Int, true)
+        ]
+    );
+    // The key column is not selected, so the source has no usable key.
+    assert!(sources[0].table.primary_key.is_empty());
+
+    let extra = "    columns:\n      - Country\n      - Quantiy";
+    let out = resolve(
+        dir.path(),
+        &config(5432, &db.name, "sales_data", extra),
+        false,
+    )
+    .unwrap_err();
+    has(&out, "table `public.sales_data` has no column `Quantiy`");
+    has(&out, "did you mean `Quantity`?");
+    has(&out, "its columns are: InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country, id, wait");
+    has(&out, "dozer-config.yaml:13:5");
+}
+
+#[test]
+fn an_unsupported_type_names_the_column_and_its_type() {
+    let db = Db::new(
+        "interval",
+        "CREATE TABLE sales_data (id int PRIMARY KEY, \"Country\" text, wait interval)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = resolve(dir.path(), &config(5432, &db.name, "sales_data", ""), false).unwrap_err();
+    has(&out, "column `wait` of `public.sales_data` has Postgres type `interval`, which dozerc does not support");
+    has(&out, "dozer-config.yaml:11:17");
+    has(&out, "supported Postgres types: boolean, smallint");
+    has(&out, "leave the column out with `columns:`");
+}
+
+#[test]
+fn an_unknown_table_suggests_the_closest_and_lists_the_tables() {
+    let db = Db::new(
+        "unknown",
+        &format!(
+            "{SALES_DATA}; CREATE TABLE customers (id int);
+             CREATE VIEW sales_view AS SELECT 1 AS x"
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = resolve(dir.path(), &config(5432, &db.name, "sales_dat", ""), false).unwrap_err();
+    let expected = format!(
+        "Postgres database 127.0.0.1:5432/{} has no table `public.sales_dat`",
+        db.name
+    );
+    has(&out, &expected);
+    has(&out, "did you mean `sales_data`?");
+    has(&out, "tables in schema `public`: customers, sales_data");
+    has(&out, "dozer-config.yaml:11:17");
+
+    let out = resolve(dir.path(), &config(5432, &db.name, "sales_view", ""), false).unwrap_err();
+    has(
+        &out,
+        "`public.sales_view` is a view; only tables can be sources",
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_an_error_at_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = resolve(dir.path(), &config(1, "shop", "sales_data", ""), false).unwrap_err();
+    has(
+        &out,
+        "cannot connect to Postgres at 127.0.0.1:1/shop (connection `pg`)",
+    );
+    has(&out, "dozer-config.yaml:3:11");
+    has(
+        &out,
+        "is Postgres running? or commit a lock file: dozerc build --refresh-schema",
+    );
+    assert!(!dir.path().join("dozer-config.lock").exists());
+}
+
+#[test]
+fn connection_settings_are_checked_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_db = config(5432, "x", "t", "").replace("      database: x\n", "");
+    let out = resolve(dir.path(), &no_db, false).unwrap_err();
+    has(&out, "Postgres connection `pg` names no database");
+    let tls =
+        config(5432, "x", "t", "").replace("database: x", "database: x\n      sslmode: require");
+    let out = resolve(dir.path(), &tls, false).unwrap_err();
+    has(&out, "sslmode `require`: TLS is not supported yet");
+    has(&out, "dozer-config.yaml:9:16");
+}
+
+#[test]
+fn a_locked_table_builds_without_the_database_until_refreshed() {
+    let db = Db::new("lock", SALES_DATA);
+    let dir = tempfile::tempdir().unwrap();
+    let lock_path = dir.path().join("dozer-config.lock");
+    let text = config(5432, &db.name, "sales_data", "");
+    let first = resolve(dir.path(), &text, false).unwrap();
+    let locked = std::fs::read_to_string(&lock_path).unwrap();
+
+    db.drop_now().unwrap();
+    // From the lock: same result, same file.
+    let second = resolve(dir.path(), &text, false).unwrap();
+    assert_eq!(columns(&first[0]), columns(&second[0]));
+    assert_eq!(std::fs::read_to_string(&lock_path).unwrap(), locked);
+    // A different selection of the locked table needs no database either.
+    let extra = "    columns:\n      - Country";
+    let picked = resolve(
+        dir.path(),
+        &config(5432, &db.name, "sales_data", extra),
+        false,
+    )
+    .unwrap();
+    assert_eq!(columns(&picked[0]), [("Country", SqlType::String, true)]);
+    // Another table is not in the lock: it needs the database.
+    let out = resolve(dir.path(), &config(5432, &db.name, "other", ""), false).unwrap_err();
+    has(&out, "cannot connect to Postgres");
+
+    // A refresh reads the database again, which is gone.
+    let out = resolve(dir.path(), &text, true).unwrap_err();
+    has(&out, "cannot connect to Postgres");
+    has(&out, &format!("\"{}\" does not exist", db.name));
+    assert_eq!(std::fs::read_to_string(&lock_path).unwrap(), locked);
+}
+
+#[test]
+fn a_refresh_picks_up_a_changed_table() {
+    let db = Db::new("refresh", SALES_DATA);
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(5432, &db.name, "sales_data", "");
+    resolve(dir.path(), &text, false).unwrap();
+    let mut client = Client::connect(&format!("{SERVER} dbname={}", db.name), NoTls).unwrap();
+    client
+        .batch_execute("ALTER TABLE sales_data ADD COLUMN note varchar(20) NOT NULL DEFAULT ''")
+        .unwrap();
+    drop(client);
+    assert_eq!(
+        resolve(dir.path(), &text, false).unwrap()[0]
+            .table
+            .columns
+            .len(),
+        9
+    );
+    let refreshed = resolve(dir.path(), &text, true).unwrap();
+    assert_eq!(
+        columns(&refreshed[0]).last().copied(),
+        Some(("note", SqlType::String, false))
+    );
+    let lock = std::fs::read_to_string(dir.path().join("dozer-config.lock")).unwrap();
+    has(&lock, "\"pg_type\": \"character varying(20)\"");
+}
