@@ -19,6 +19,13 @@ pub(crate) struct Driver<P: Pipeline> {
 impl<P: Pipeline> Driver<P> {
     /// Runs until `stop` is set (returns Ok) or an error stops the pipeline.
     pub fn run(mut self) -> Result<(), PipelineError> {
+        if self.store.position()? == 0 {
+            // Before the first source transaction: results over no input (global aggregates).
+            // This commit does not advance the position; repeating it is a no-op.
+            let txn = self.store.begin_write()?;
+            self.pipeline.initialize(&txn)?;
+            txn.commit().map_err(crate::cache::StoreError::from)?;
+        }
         while !self.stop.load(Ordering::Relaxed) {
             let applied = self.poll_once()?;
             if applied == 0 {

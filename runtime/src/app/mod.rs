@@ -40,6 +40,15 @@ pub trait Pipeline: Sized + Send + 'static {
     fn endpoints(store: &Store) -> Vec<Arc<dyn EndpointApi>>;
     /// Rebuilds operator state from the last commit.
     fn restore(txn: &WriteTransaction) -> Result<Self, StoreError>;
+    /// Runs an empty batch from every source once, at the very first start, so results that
+    /// exist over no input (an aggregation without GROUP BY) are served before any data.
+    fn initialize(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+        for source in 0..Self::sources().len() {
+            self.apply(source, Vec::new(), txn)?;
+        }
+        Ok(())
+    }
+
     /// Applies one source transaction: runs every operator downstream of `source`, writes the
     /// endpoint changes and the changed operator state into `txn`.
     fn apply(

@@ -47,11 +47,21 @@ where
     }
 
     /// An aggregation without GROUP BY: exactly one output row, whatever the input.
-    pub fn global(project: Project<K, A, O>) -> Self {
-        GroupTable {
+    ///
+    /// Its row is emitted by the first batch (an empty one at the pipeline's first start, see
+    /// [`Pipeline::initialize`](crate::app::Pipeline)) unless [`restore`](Self::restore) finds
+    /// it already emitted.
+    pub fn global(project: Project<K, A, O>) -> Self
+    where
+        K: Default,
+    {
+        let mut table = GroupTable {
             global: true,
             ..Self::new(project)
-        }
+        };
+        table.touched.insert(K::default(), None);
+        table.dirty.insert(K::default());
+        table
     }
 
     pub fn len(&self) -> usize {
@@ -98,7 +108,11 @@ where
         let touched = std::mem::take(&mut self.touched);
         for (key, before) in touched {
             let after = self.output_of(&key)?;
-            if self.groups.get(&key).is_some_and(|g| g.rows == 0) && !self.global {
+            if self.global {
+                // The one group of a global aggregate always exists (and is checkpointed, so
+                // a restart knows its row was emitted).
+                self.groups.entry(key.clone()).or_default();
+            } else if self.groups.get(&key).is_some_and(|g| g.rows == 0) {
                 self.groups.remove(&key);
             }
             if before != after {
@@ -127,6 +141,11 @@ where
     /// Loads every group saved by [`checkpoint`](Self::checkpoint).
     pub fn restore(&mut self, store: &StateStore<'_>) -> Result<(), StoreError> {
         self.groups = store.load_all::<K, Group<A>>()?.into_iter().collect();
+        if self.global && !self.groups.is_empty() {
+            // The global row was emitted before the restart: nothing is pending.
+            self.touched.clear();
+            self.dirty.clear();
+        }
         Ok(())
     }
 }
@@ -165,6 +184,46 @@ mod tests {
         t.drain_changes(&mut out).unwrap();
         assert_eq!(out, vec![Delta::delete(uk.clone(), (uk, Some(6)))]);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_global_aggregate_has_a_row_before_any_input() {
+        fn project(_: &(), aggs: &(Sum<i64>,)) -> Result<Option<Option<i64>>, EvalError> {
+            Ok(Some(aggs.0.value()?))
+        }
+        let mut t: GroupTable<(), (Sum<i64>,), _> = GroupTable::global(project);
+        let mut out = Vec::new();
+        t.drain_changes(&mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![Delta::insert((), None)],
+            "SUM over no rows is one NULL row"
+        );
+        out.clear();
+        t.update((), 1, |(s,)| s.add(Some(5), 1)).unwrap();
+        t.update((), -1, |(s,)| s.add(Some(5), -1)).unwrap();
+        t.update((), 1, |(s,)| s.add(Some(7), 1)).unwrap();
+        t.drain_changes(&mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![Delta {
+                key: (),
+                old: Some(None),
+                new: Some(Some(7))
+            }]
+        );
+        out.clear();
+        t.update((), -1, |(s,)| s.add(Some(7), -1)).unwrap();
+        t.drain_changes(&mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![Delta {
+                key: (),
+                old: Some(Some(7)),
+                new: Some(None)
+            }],
+            "the row stays"
+        );
     }
 
     #[test]
