@@ -13,15 +13,20 @@ fn workspace() -> &'static Path {
         .unwrap_or(Path::new("."))
 }
 
-fn healthy(port: u16) -> bool {
+/// The `/health` answer, or an empty string when nothing answers.
+fn health(port: u16) -> String {
     use std::io::Write;
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
+        return String::new();
     };
     let _ = stream.write_all(b"GET /health HTTP/1.0\r\n\r\n");
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    answer.contains("SERVING")
+    answer
+}
+
+fn healthy(port: u16) -> bool {
+    health(port).contains("SERVING")
 }
 
 #[test]
@@ -66,7 +71,8 @@ fn run_builds_serves_and_stops_on_ctrl_c() {
         .unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(600);
-    while !healthy(port) {
+    // Serving, and the sample file ingested (position 1).
+    while !health(port).contains("\"position\":1") {
         assert!(
             child.try_wait().unwrap().is_none(),
             "dozerc run exited early"

@@ -4,15 +4,17 @@
 //! Position: the set of files already ingested, kept in the `source/<name>` table of the cache
 //! database and written in the same transaction as the file's effects. On restart a file is
 //! either fully applied and recorded, or neither, so nothing is ingested twice or lost.
-//! Writers should create files atomically (write elsewhere, then rename into the folder).
+//! A file is read only when its size and modification time did not change since the previous
+//! poll, so a file being copied in is not read half (renaming into the folder is quickest).
 
 use super::csv_file::read_csv;
 use crate::cache::StoreError;
 use crate::types::FieldDef;
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// A CSV table as the generated crate declares it (paths resolved by `dozerc` at build time).
 #[derive(Clone, Copy, Debug)]
@@ -76,6 +78,9 @@ pub enum SourceError {
 pub struct FileSource {
     spec: CsvTableSpec,
     ingested: BTreeMap<String, IngestedFile>,
+    /// Size and modification time of each not-yet-ingested file at the previous poll: a file is
+    /// read only once they stopped changing, so a file still being copied in is not read half.
+    sightings: HashMap<String, (u64, Option<SystemTime>)>,
 }
 
 fn table_name(source: &str) -> String {
@@ -96,7 +101,11 @@ impl FileSource {
                 postcard::from_bytes(info.value()).map_err(StoreError::from)?;
             ingested.insert(path.value().to_string(), info);
         }
-        Ok(FileSource { spec, ingested })
+        Ok(FileSource {
+            spec,
+            ingested,
+            sightings: HashMap::new(),
+        })
     }
 
     pub fn spec(&self) -> &CsvTableSpec {
@@ -107,8 +116,29 @@ impl FileSource {
         self.ingested.len()
     }
 
+    /// Files never ingested whose size and modification time have not changed since the
+    /// previous poll (so they are complete), in name order.
+    pub fn new_files(&mut self) -> Result<Vec<PathBuf>, SourceError> {
+        let candidates = self.unseen_files()?;
+        let mut ready = Vec::new();
+        let mut sightings = HashMap::new();
+        for path in candidates {
+            let key = path.display().to_string();
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue; // removed since listed
+            };
+            let now = (meta.len(), meta.modified().ok());
+            if self.sightings.get(&key) == Some(&now) {
+                ready.push(path);
+            }
+            sightings.insert(key, now);
+        }
+        self.sightings = sightings;
+        Ok(ready)
+    }
+
     /// Files present now that were never ingested, in name order.
-    pub fn new_files(&self) -> Result<Vec<PathBuf>, SourceError> {
+    fn unseen_files(&self) -> Result<Vec<PathBuf>, SourceError> {
         let location = Path::new(self.spec.location);
         let mut files = if location.is_dir() {
             list_folder(location, self.spec.extension)?
@@ -193,4 +223,49 @@ fn list_glob(pattern: &str) -> Result<Vec<PathBuf>, SourceError> {
         .filter_map(Result::ok)
         .filter(|p| p.is_file())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Store;
+    use crate::types::{FieldDef, FieldType};
+
+    const FIELDS: &[FieldDef] = &[FieldDef::new("a", FieldType::Int, true)];
+
+    #[test]
+    fn a_file_is_ready_once_it_stopped_growing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let store = Store::open(&dir.path().join("db.redb")).unwrap();
+        let txn = store.begin_write().unwrap();
+        let location: &'static str = Box::leak(data.display().to_string().into_boxed_str());
+        let spec = CsvTableSpec {
+            source: "t",
+            location,
+            extension: ".csv",
+            fields: FIELDS,
+        };
+        let mut source = FileSource::restore(spec, &txn).unwrap();
+
+        let file = data.join("a.csv");
+        std::fs::write(&file, "a\n1\n").unwrap();
+        assert!(
+            source.new_files().unwrap().is_empty(),
+            "first sighting: wait"
+        );
+        std::fs::write(&file, "a\n1\n2\n").unwrap();
+        assert!(
+            source.new_files().unwrap().is_empty(),
+            "still growing: wait"
+        );
+        assert_eq!(
+            source.new_files().unwrap(),
+            [file.clone()],
+            "unchanged since the last poll: ready"
+        );
+        source.mark_ingested(&txn, &file, 1, 2).unwrap();
+        assert!(source.new_files().unwrap().is_empty(), "ingested once");
+    }
 }
