@@ -262,7 +262,7 @@ mod tests {
         );
         assert_eq!(
             source.new_files().unwrap(),
-            [file.clone()],
+            std::slice::from_ref(&file),
             "unchanged since the last poll: ready"
         );
         source.mark_ingested(&txn, &file, 1, 2).unwrap();
