@@ -59,9 +59,16 @@ pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, 
     let mut records = vec![quote!(
         use dozer_runtime::prelude::*;
     )];
-    for (s, n) in p.sources.iter().zip(&names.sources) {
-        let doc = format!("A row of source `{}` ({}).", s.name, s.location);
-        records.push(record(&n.row_type, &doc, &s.columns, &n.fields, true));
+    for (i, (s, n)) in p.sources.iter().zip(&names.sources).enumerate() {
+        // Only the columns the pipeline reads: the others are never decoded.
+        let used = p.used_source_columns(i);
+        let columns: Vec<_> = used.iter().map(|&c| s.columns[c].clone()).collect();
+        let fields: Vec<_> = used.iter().map(|&c| n.fields[c].clone()).collect();
+        let mut doc = format!("A row of source `{}` ({}).", s.name, s.location);
+        if used.len() < s.columns.len() {
+            doc.push_str("\nOnly the columns the pipeline reads; the others are not decoded.");
+        }
+        records.push(record(&n.row_type, &doc, &columns, &fields, true));
     }
     for (s, n) in p.statements.iter().zip(&names.statements) {
         let doc = format!("A row of result table `{}`.", s.name);

@@ -20,6 +20,26 @@ impl PartialEq for Expr {
     }
 }
 
+impl Expr {
+    /// Adds the input columns this expression reads to `out`.
+    pub fn collect_columns(&self, out: &mut std::collections::BTreeSet<usize>) {
+        match &self.kind {
+            ExprKind::Column(i) => {
+                out.insert(*i);
+            }
+            ExprKind::Binary { left, right, .. } => {
+                left.collect_columns(out);
+                right.collect_columns(out);
+            }
+            ExprKind::Negate(e)
+            | ExprKind::Not(e)
+            | ExprKind::Cast(e)
+            | ExprKind::IsNull { expr: e, .. } => e.collect_columns(out),
+            ExprKind::Literal(_) | ExprKind::GroupKey(_) | ExprKind::Aggregate(_) => {}
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
     /// Column `index` of the input table.

@@ -160,6 +160,52 @@ impl Pipeline {
         }
     }
 
+    /// The columns of source `source` the pipeline reads, in column order: the generated
+    /// record holds only these, so unused columns are never decoded. An endpoint serving the
+    /// source itself reads all of them.
+    pub fn used_source_columns(&self, source: usize) -> Vec<usize> {
+        let all = || (0..self.sources[source].columns.len()).collect();
+        if self
+            .endpoints
+            .iter()
+            .any(|e| e.table == Input::Source(source))
+        {
+            return all();
+        }
+        let mut used = std::collections::BTreeSet::new();
+        for statement in self
+            .statements
+            .iter()
+            .filter(|s| s.input == Input::Source(source))
+        {
+            match &statement.body {
+                Body::Project { filter, outputs } => {
+                    filter
+                        .iter()
+                        .chain(outputs)
+                        .for_each(|e| e.collect_columns(&mut used));
+                }
+                Body::Aggregate {
+                    filter,
+                    keys,
+                    aggregates,
+                    ..
+                } => {
+                    filter
+                        .iter()
+                        .chain(keys)
+                        .chain(aggregates.iter().filter_map(|a| a.arg.as_ref()))
+                        .for_each(|e| e.collect_columns(&mut used));
+                }
+            }
+        }
+        if used.is_empty() {
+            // COUNT(*) alone still needs one column to read rows; keep the first.
+            used.insert(0);
+        }
+        used.into_iter().collect()
+    }
+
     /// Statements that (transitively) read source `source`, in execution order.
     pub fn downstream_of(&self, source: usize) -> Vec<usize> {
         let mut affected = Vec::new();
