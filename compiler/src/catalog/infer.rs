@@ -11,7 +11,7 @@ pub fn infer_file(path: &Path, sample: usize) -> Result<(Vec<String>, Vec<SqlTyp
     let header: Vec<String> = reader
         .headers()?
         .iter()
-        .map(|h| h.trim().to_string())
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
     let mut candidates: Vec<Option<Candidate>> = vec![None; header.len()];
     for record in reader.records().take(sample) {
@@ -123,6 +123,12 @@ mod tests {
         .unwrap();
         let (header, types) = infer_file(&path, 10).unwrap();
         assert_eq!(header, ["a", "b", "c", "d", "e"]);
+        std::fs::write(&path, "\u{feff}a\n1\n").unwrap();
+        assert_eq!(
+            infer_file(&path, 10).unwrap().0,
+            ["a"],
+            "a byte order mark is not part of the name"
+        );
         assert_eq!(
             types,
             [

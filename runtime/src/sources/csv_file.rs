@@ -84,11 +84,11 @@ fn map_columns(
         .map(|field| {
             header
                 .iter()
-                .position(|h| h.trim() == field.name)
+                .position(|h| header_name(h) == field.name)
                 .or_else(|| {
                     header
                         .iter()
-                        .position(|h| h.trim().eq_ignore_ascii_case(field.name))
+                        .position(|h| header_name(h).eq_ignore_ascii_case(field.name))
                 })
                 .ok_or_else(|| SourceError::MissingColumn {
                     file: file.to_string(),
@@ -97,6 +97,12 @@ fn map_columns(
                 })
         })
         .collect()
+}
+
+/// A header cell as a column name: trimmed, without the byte order mark spreadsheet exports
+/// put before the first one.
+fn header_name(cell: &str) -> &str {
+    cell.trim_start_matches('\u{feff}').trim()
 }
 
 fn csv_error(file: &str, e: csv::Error) -> SourceError {
@@ -197,6 +203,17 @@ mod tests {
         let err = read_all(&path, 1, FIELDS).unwrap_err().to_string();
         assert!(err.contains("a.csv:3:2"), "{err}");
         assert!(err.contains("`three` is not an Int"), "{err}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_header_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "\u{feff}Description,Quantity,UnitPrice\nx,1,2\n",
+        );
+        let rows = read_all(&path, 1, FIELDS).unwrap();
+        assert_eq!(rows[0].new.as_ref().unwrap()[0], Value::String("x".into()));
     }
 
     #[test]
