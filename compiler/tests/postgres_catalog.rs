@@ -4,7 +4,7 @@
 
 use dozerc::catalog::{resolve_with, CatalogOptions, ResolvedSource};
 use dozerc::diagnostics::{render, SourceFile};
-use dozerc::plan::{SourceKind, SqlType};
+use dozerc::plan::{PgParams, SourceKind, SqlType};
 use postgres::{Client, NoTls};
 use std::path::Path;
 
@@ -135,6 +135,13 @@ fn the_seed_table_is_introspected_with_types_nullability_and_key() {
             schema: "public".into(),
             table: "sales_data".into(),
             replica_identity: "default".into(),
+            params: PgParams {
+                host: "127.0.0.1".into(),
+                port: 5432,
+                user: "postgres".into(),
+                password: None,
+                database: db.name.clone(),
+            },
         }
     );
     let lock = std::fs::read_to_string(dir.path().join("dozer-config.lock")).unwrap();
@@ -229,7 +236,7 @@ fn columns_selects_and_unknown_columns_are_listed() {
         &format!("{SALES_DATA}; ALTER TABLE sales_data ADD COLUMN wait interval"),
     );
     let dir = tempfile::tempdir().unwrap();
-    let extra = "    columns:\n      - Country\n      - quantity";
+    let extra = "    columns:\n      - Country\n      - quantity\n      - id";
     let sources = resolve(
         dir.path(),
         &config(5432, &db.name, "sales_data", extra),
@@ -240,11 +247,25 @@ fn columns_selects_and_unknown_columns_are_listed() {
         columns(&sources[0]),
         [
             ("Country", SqlType::String, true),
-            ("Quantity", SqlType::Int, true)
+            ("Quantity", SqlType::Int, true),
+            ("id", SqlType::Int, false)
         ]
     );
-    // The key column is not selected, so the source has no usable key.
-    assert!(sources[0].table.primary_key.is_empty());
+    assert_eq!(sources[0].table.primary_key, [2]);
+
+    // Rows are keyed by the primary key: a list without it is refused.
+    let extra = "    columns:\n      - Country\n      - quantity";
+    let out = resolve(
+        dir.path(),
+        &config(5432, &db.name, "sales_data", extra),
+        false,
+    )
+    .unwrap_err();
+    has(
+        &out,
+        "`columns` leaves out `id`, part of the primary key of `public.sales_data`",
+    );
+    has(&out, "add `id` to the list");
 
     let extra = "    columns:\n      - Country\n      - Quantiy";
     let out = resolve(
@@ -257,6 +278,18 @@ fn columns_selects_and_unknown_columns_are_listed() {
     has(&out, "did you mean `Quantity`?");
     has(&out, "its columns are: InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country, id, wait");
     has(&out, "dozer-config.yaml:13:5");
+}
+
+#[test]
+fn a_table_without_primary_key_is_refused_with_the_fix() {
+    let db = Db::new(
+        "nokey",
+        "CREATE TABLE sales_data (\"Country\" text, amount numeric)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = resolve(dir.path(), &config(5432, &db.name, "sales_data", ""), false).unwrap_err();
+    has(&out, "table `public.sales_data` has no primary key");
+    has(&out, "ALTER TABLE public.sales_data ADD PRIMARY KEY (id)");
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! * [`types`]: SQL values, field types, records, keys and the change model ([`types::Delta`]).
 //! * [`expr`]: SQL scalar semantics (three-valued logic, checked arithmetic, casts).
 //! * [`ops`]: incremental operator building blocks (group tables, aggregates with retractions).
-//! * [`sources`]: connectors (local CSV files today).
+//! * [`sources`]: connectors (local CSV files; Postgres logical replication with feature
+//!   `postgres`).
 //! * [`cache`]: the redb database holding endpoint rows, operator state and source positions.
 //! * [`api`]: the REST server, its query language and the OpenAPI document.
 //! * [`app`]: the driver loop that ties a source transaction to one atomic commit.
@@ -31,16 +32,18 @@ pub mod reexports {
 /// What generated code imports with `use dozer_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::api::{EndpointApi, EndpointDecl, TypedEndpoint};
-    pub use crate::app::{decode_batch, PipelineError, Settings};
+    pub use crate::app::{decode_batch, decode_rows, PipelineError, Settings};
     pub use crate::cache::{EndpointTable, StateStore};
     pub use crate::cache::{Store, StoreError};
     pub use crate::expr::{self, EvalError};
     pub use crate::ops::{Avg, Count, GroupTable, Max, Min, Operator, Sum};
     pub use crate::reexports::serde::{Deserialize, Serialize};
-    pub use crate::sources::{CsvTableSpec, SourceChanges};
+    pub use crate::sources::{
+        CsvTableSpec, PgConnectionSpec, PgTableSpec, SourceBatch, SourceChanges, SourceSpec,
+    };
     pub use crate::types::{
-        Date, Decimal, Delta, FieldDef, FieldType, FieldValue, Float, Json, Record, RecordId,
-        SourceRecord, TableKey, Timestamp, TypeError, Value,
+        Date, Decimal, Delta, FieldDef, FieldType, FieldValue, Float, Json, KeyedRecord, Record,
+        RecordId, SourceRecord, TableKey, Timestamp, TypeError, Value,
     };
     pub use redb::WriteTransaction;
     pub use std::sync::Arc;

@@ -51,3 +51,32 @@ pub fn all_rows(port: u16, path: &str) -> anyhow::Result<Vec<Value>> {
     anyhow::ensure!(status == 200, "query {path} failed: {status} {body}");
     Ok(body.as_array().cloned().unwrap_or_default())
 }
+
+/// Waits (read-your-writes) until the pipeline has applied Postgres position `lsn`: `GET /health`
+/// with `x-dozer-wait-for`. Retries when the pipeline is briefly unreachable (restarting).
+pub fn wait_for_position(port: u16, lsn: &str, timeout: std::time::Duration) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let wait_ms = left.as_millis().min(60_000).to_string();
+        let reply = agent
+            .get(&url(port, "/health"))
+            .header("x-dozer-wait-for", lsn)
+            .header("x-dozer-wait-timeout-ms", &wait_ms)
+            .call();
+        match reply {
+            Ok(response) if response.status().as_u16() == 200 => return Ok(()),
+            Ok(mut response) if left.is_zero() => anyhow::bail!(
+                "position {lsn} not applied within {timeout:?}: {} {}",
+                response.status(),
+                response.body_mut().read_to_string().unwrap_or_default()
+            ),
+            Err(e) if left.is_zero() => anyhow::bail!("position {lsn}: {e}"),
+            _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+}

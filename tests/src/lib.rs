@@ -1,6 +1,7 @@
 //! Test harness: emit a pipeline crate with the real compiler, build it with cargo, run it on
 //! a free port, talk to it over HTTP, and ask a real Postgres for the expected answers.
 
+pub mod cdc;
 pub mod ecommerce;
 pub mod http;
 pub mod oracle;

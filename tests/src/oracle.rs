@@ -38,6 +38,21 @@ impl Oracle {
         Ok(Oracle { client, name })
     }
 
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Another session on the database.
+    pub fn connect(&self) -> anyhow::Result<Client> {
+        let url = std::env::var("DOZER_TEST_PG")
+            .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into());
+        Ok(Client::connect(
+            &format!("{url} dbname={}", self.name),
+            NoTls,
+        )?)
+    }
+
     /// Loads a CSV file (with header) into `table` with COPY.
     pub fn copy_csv(&mut self, table: &str, file: &Path) -> anyhow::Result<()> {
         use std::io::Write;
@@ -102,12 +117,36 @@ pub fn describe(e: &postgres::Error) -> String {
 
 impl Drop for Oracle {
     fn drop(&mut self) {
-        if let Ok(mut admin) = admin() {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
+        let Ok(mut admin) = admin() else { return };
+        // Replication slots pin a database: end their sessions and drop them first (a session
+        // takes a moment to end after it is terminated).
+        for _ in 0..50 {
+            let _ = admin.execute(
+                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots \
+                 WHERE database = $1 AND active_pid IS NOT NULL",
+                &[&self.name],
+            );
+            let dropped = admin.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+                 WHERE database = $1",
+                &[&self.name],
+            );
+            let left = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_replication_slots WHERE database = $1",
+                    &[&self.name],
+                )
+                .map(|row| row.get::<_, i64>(0))
+                .unwrap_or(0);
+            if dropped.is_ok() && left == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
+        let _ = admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
     }
 }
 

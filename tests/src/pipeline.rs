@@ -68,12 +68,26 @@ impl Running {
         port: u16,
         sources: &[(&str, &Path)],
     ) -> anyhow::Result<Running> {
+        Running::start_args(binary, home_dir, port, &source_args(sources))
+    }
+
+    /// As [`Running::start`], with more flags. The log is appended to, so it tells the whole
+    /// story of a cache home across restarts.
+    pub fn start_args(
+        binary: &Path,
+        home_dir: &Path,
+        port: u16,
+        extra: &[String],
+    ) -> anyhow::Result<Running> {
         let log = home_dir.join(format!("pipeline-{port}.log"));
         std::fs::create_dir_all(home_dir)?;
-        let log_file = std::fs::File::create(&log)?;
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
         let child = Command::new(binary)
             .args(base_args(home_dir, port))
-            .args(source_args(sources))
+            .args(extra)
             .stdout(Stdio::from(log_file.try_clone()?))
             .stderr(Stdio::from(log_file))
             .spawn()?;

@@ -10,7 +10,7 @@ use super::{ResolvedSource, TypeOrigin};
 use crate::config::LoadedConfig;
 use crate::config::PathSeg::{Index, Key};
 use crate::diagnostics::{closest, CompileError};
-use crate::plan::{Column, SourceKind, SourceTable, SqlType};
+use crate::plan::{Column, PgParams, SourceKind, SourceTable, SqlType};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -140,12 +140,36 @@ impl LockEntry {
                 nullable: column.nullable,
             });
         }
-        // The key is usable only when every key column is selected.
-        let primary_key: Option<Vec<usize>> = self
-            .primary_key
-            .iter()
-            .map(|k| columns.iter().position(|c| c.name == *k))
-            .collect();
+        // Rows are keyed by the primary key (updates and deletes find their row by it), so the
+        // table needs one and the pipeline reads all its columns.
+        if self.primary_key.is_empty() {
+            return Err(cfg
+                .error_at(
+                    &[Key("sources"), Index(index), Key("table_name")],
+                    format!("table `{qualified}` has no primary key"),
+                    "no primary key",
+                )
+                .with_help(format!(
+                    "dozerc keys a Postgres source's rows by their primary key; add one, e.g. \
+                     ALTER TABLE {qualified} ADD PRIMARY KEY (id); then dozerc build --refresh-schema"
+                )));
+        }
+        let mut primary_key = Vec::new();
+        for key in &self.primary_key {
+            let Some(position) = columns.iter().position(|c| c.name == *key) else {
+                return Err(cfg
+                    .error_at(
+                        &[Key("sources"), Index(index), Key("columns")],
+                        format!("`columns` leaves out `{key}`, part of the primary key of `{qualified}`"),
+                        "primary key column missing",
+                    )
+                    .with_help(format!(
+                        "add `{key}` to the list: rows are keyed by the primary key ({})",
+                        self.primary_key.join(", ")
+                    )));
+            };
+            primary_key.push(position);
+        }
         let origins = vec![TypeOrigin::Declared; columns.len()];
         Ok(ResolvedSource {
             table: SourceTable {
@@ -153,12 +177,14 @@ impl LockEntry {
                 columns,
                 location: format!("{}: {qualified}", self.connection),
                 extension: String::new(),
-                primary_key: primary_key.unwrap_or_default(),
+                primary_key,
                 kind: SourceKind::Postgres {
                     connection: self.connection.clone(),
                     schema: self.schema.clone(),
                     table: self.table.clone(),
                     replica_identity: self.replica_identity.clone(),
+                    // Filled in from the config's connection by the caller.
+                    params: PgParams::default(),
                 },
             },
             origins,

@@ -5,7 +5,7 @@ use super::lock::{Lock, LockColumn, LockEntry};
 use super::ResolvedSource;
 use crate::config::{LoadedConfig, PathSeg, PostgresConfig};
 use crate::diagnostics::{closest, CompileError};
-use crate::plan::SqlType;
+use crate::plan::{PgParams, SourceKind, SqlType};
 use postgres::config::{Host, SslMode};
 use postgres::{Client, NoTls};
 use std::time::Duration;
@@ -44,6 +44,8 @@ pub fn sql_type(typname: &str) -> Option<SqlType> {
 /// Where and how to connect, from a `!Postgres` connection.
 struct Target {
     config: postgres::Config,
+    /// The same, for the generated pipeline.
+    params: PgParams,
     /// `host:port/database`, for messages and the lock file.
     server: String,
 }
@@ -79,7 +81,11 @@ pub(super) fn resolve(
         Some(entry) => entry.clone(),
         None => introspect(cfg, index, conn_index, &target, &schema, &table)?,
     };
-    Ok((entry.to_resolved(cfg, index)?, entry))
+    let mut resolved = entry.to_resolved(cfg, index)?;
+    if let SourceKind::Postgres { params, .. } = &mut resolved.table.kind {
+        *params = target.params.clone();
+    }
+    Ok((resolved, entry))
 }
 
 fn target(
@@ -173,8 +179,18 @@ fn target(
         None => "localhost".to_string(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
+    let params = PgParams {
+        host: host.clone(),
+        port,
+        user: config.get_user().unwrap_or("postgres").to_string(),
+        password: config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+        database: database.clone(),
+    };
     Ok(Target {
         config,
+        params,
         server: format!("{host}:{port}/{database}"),
     })
 }

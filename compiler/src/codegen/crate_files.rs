@@ -1,7 +1,8 @@
 //! Assembling and writing the emitted crate: Rust sources, `Cargo.toml`, the pinned lock file
 //! and the shared target directory setting.
 
-use super::{endpoints::endpoints_file, pipeline::pipeline_file, records::record, Names};
+use super::records::{keyed_record, record};
+use super::{endpoints::endpoints_file, pipeline::pipeline_file, Names};
 use crate::diagnostics::CompileError;
 use crate::plan::Pipeline;
 use proc_macro2::TokenStream;
@@ -41,17 +42,6 @@ const HEADER: &str =
 
 /// Generates every file of the crate for `p`.
 pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, CompileError> {
-    // Catalog half of Postgres support only: remove when the runtime ingests Postgres sources.
-    if let Some((s, connection)) = p.sources.iter().find_map(|s| match &s.kind {
-        crate::plan::SourceKind::Postgres { connection, .. } => Some((s, connection)),
-        crate::plan::SourceKind::Files { .. } => None,
-    }) {
-        return Err(CompileError::new(format!(
-            "source `{}` reads Postgres connection `{connection}`: ingesting Postgres sources is not implemented yet",
-            s.name
-        ))
-        .with_help("`dozerc check` validates it against the database; to build, use a !LocalStorage connection with CSV files for now"));
-    }
     let names = Names::new(p);
     let crate_name = crate_name(&p.app_name);
     let mut files = Vec::new();
@@ -69,6 +59,7 @@ pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, 
             doc.push_str("\nOnly the columns the pipeline reads; the others are not decoded.");
         }
         records.push(record(&n.row_type, &doc, &columns, &fields, true));
+        records.push(keyed_record(n, s));
     }
     for (s, n) in p.statements.iter().zip(&names.statements) {
         let doc = format!("A row of result table `{}`.", s.name);
@@ -94,6 +85,10 @@ pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, 
         runtime_path: toml_path(&options.runtime_path),
         target_dir: toml_path(&options.target_dir),
         rest_port: options.rest_port,
+        postgres: p
+            .sources
+            .iter()
+            .any(|s| matches!(s.kind, crate::plan::SourceKind::Postgres { .. })),
         endpoints: p
             .endpoints
             .iter()
@@ -150,6 +145,8 @@ struct TemplateContext<'a> {
     runtime_path: String,
     target_dir: String,
     rest_port: u16,
+    /// Whether the runtime's Postgres source is compiled in.
+    postgres: bool,
     endpoints: Vec<EndpointContext<'a>>,
 }
 

@@ -74,13 +74,20 @@ impl Names {
         let sources = p
             .sources
             .iter()
-            .map(|s| TableNames {
-                row_type: types.unique(type_name(&s.name)),
-                op_type: String::new(),
-                key_type: "RecordId".to_string(),
-                var: vars.unique(names::field_name(&s.name)),
-                fields: field_names(s.columns.iter().map(|c| c.name.as_str())),
-                key: TableKey::RecordId,
+            .map(|s| {
+                let row_type = types.unique(type_name(&s.name));
+                let key = s.key();
+                TableNames {
+                    key_type: match key {
+                        TableKey::RecordId => "RecordId".to_string(),
+                        TableKey::Tuple { .. } => types.unique(format!("{row_type}Key")),
+                    },
+                    row_type,
+                    op_type: String::new(),
+                    var: vars.unique(names::field_name(&s.name)),
+                    fields: field_names(s.columns.iter().map(|c| c.name.as_str())),
+                    key,
+                }
             })
             .collect();
         let statements = p

@@ -3,7 +3,7 @@
 
 use super::names::ident;
 use super::{key_alias, operators, Names};
-use crate::plan::{Input, Pipeline};
+use crate::plan::{Input, PgParams, Pipeline, SourceKind};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -34,9 +34,21 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
         .iter()
         .map(|n| format_ident!("{}", n.op_type))
         .collect();
+    let connections = postgres_connections(p);
     let source_specs = p.sources.iter().zip(&names.sources).map(|(s, n)| {
-        let (name, location, extension, row) = (&s.name, &s.location, &s.extension, format_ident!("{}", n.row_type));
-        quote!(CsvTableSpec { source: #name, location: #location, extension: #extension, fields: #row::FIELDS })
+        let (name, row) = (&s.name, format_ident!("{}", n.row_type));
+        match &s.kind {
+            SourceKind::Files { .. } => {
+                let (location, extension) = (&s.location, &s.extension);
+                quote!(SourceSpec::Files(CsvTableSpec { source: #name, location: #location, extension: #extension, fields: #row::FIELDS }))
+            }
+            SourceKind::Postgres { connection, schema, table, .. } => {
+                let index = proc_macro2::Literal::usize_unsuffixed(
+                    connections.iter().position(|(c, _)| c == connection).unwrap_or_default(),
+                );
+                quote!(SourceSpec::Postgres { connection: #index, table: PgTableSpec { source: #name, schema: #schema, table: #table, fields: #row::FIELDS } })
+            }
+        }
     });
     let apply_arms = (0..p.sources.len()).map(|i| {
         let method = format_ident!("apply_{}", names.sources[i].var);
@@ -44,8 +56,41 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
             &p.sources[i].name,
             format_ident!("{}", names.sources[i].row_type),
         );
+        let decode = match p.sources[i].kind {
+            SourceKind::Files { .. } => quote!(decode_batch),
+            SourceKind::Postgres { .. } => quote!(decode_rows),
+        };
         let i = proc_macro2::Literal::usize_unsuffixed(i);
-        quote!(#i => self.#method(decode_batch::<#row>(#name, changes)?, txn),)
+        quote!(#i => self.#method(#decode::<#row>(#name, changes)?, txn),)
+    });
+    let connections_fn = (!connections.is_empty()).then(|| {
+        let specs = connections.iter().map(|(name, params)| {
+            let PgParams {
+                host,
+                port,
+                user,
+                password,
+                database,
+            } = params;
+            let port = proc_macro2::Literal::u16_unsuffixed(*port);
+            let password = match password {
+                Some(p) => quote!(Some(#p.to_string())),
+                None => quote!(None),
+            };
+            quote!(PgConnectionSpec {
+                name: #name.to_string(),
+                host: #host.to_string(),
+                port: #port,
+                user: #user.to_string(),
+                password: #password,
+                database: #database.to_string(),
+            })
+        });
+        quote! {
+            fn connections() -> Vec<PgConnectionSpec> {
+                Vec::from([ #( #specs ),* ])
+            }
+        }
     });
     let per_source = (0..p.sources.len()).map(|i| apply_source(p, names, i));
 
@@ -64,9 +109,11 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
         }
 
         impl app::Pipeline for Pipeline {
-            fn sources() -> Vec<CsvTableSpec> {
+            fn sources() -> Vec<SourceSpec> {
                 Vec::from([ #( #source_specs ),* ])
             }
+
+            #connections_fn
 
             fn tables() -> Vec<String> {
                 endpoints::table_names()
@@ -82,7 +129,7 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
                 Ok(pipeline)
             }
 
-            fn apply(&mut self, source: usize, changes: SourceChanges, txn: &WriteTransaction) -> Result<(), PipelineError> {
+            fn apply(&mut self, source: usize, changes: SourceBatch, txn: &WriteTransaction) -> Result<(), PipelineError> {
                 match source {
                     #( #apply_arms )*
                     _ => Ok(()),
@@ -102,6 +149,7 @@ fn apply_source(p: &Pipeline, names: &Names, source: usize) -> TokenStream {
     let method = format_ident!("apply_{}", src.var);
     let input_var = ident(&src.var);
     let row = format_ident!("{}", src.row_type);
+    let key = src.key_tokens();
     let doc = super::doc(&format!(
         "Applies one transaction of source `{}` to every statement that depends on it.",
         p.sources[source].name
@@ -123,11 +171,27 @@ fn apply_source(p: &Pipeline, names: &Names, source: usize) -> TokenStream {
     quote! {
         #doc
         #[allow(unused_variables)]
-        fn #method(&mut self, #input_var: Vec<Delta<RecordId, #row>>, txn: &WriteTransaction) -> Result<(), PipelineError> {
+        fn #method(&mut self, #input_var: Vec<Delta<#key, #row>>, txn: &WriteTransaction) -> Result<(), PipelineError> {
             #( #body )*
             Ok(())
         }
     }
+}
+
+/// The Postgres connections the sources read, in order of first use, with their parameters.
+fn postgres_connections(p: &Pipeline) -> Vec<(String, PgParams)> {
+    let mut connections: Vec<(String, PgParams)> = Vec::new();
+    for source in &p.sources {
+        if let SourceKind::Postgres {
+            connection, params, ..
+        } = &source.kind
+        {
+            if !connections.iter().any(|(c, _)| c == connection) {
+                connections.push((connection.clone(), params.clone()));
+            }
+        }
+    }
+    connections
 }
 
 fn write_endpoints(

@@ -2,7 +2,8 @@
 
 use super::names::ident;
 use super::types::{field_type, is_copy, rust_type};
-use crate::plan::Column;
+use super::TableNames;
+use crate::plan::{Column, SourceTable, TableKey};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -75,5 +76,35 @@ pub fn record(
         }
 
         #source_impl
+    }
+}
+
+/// For a source keyed by its primary key (Postgres): the key alias and `KeyedRecord`.
+pub fn keyed_record(names: &TableNames, table: &SourceTable) -> TokenStream {
+    let TableKey::Tuple { types, columns } = &names.key else {
+        return quote!();
+    };
+    let alias = super::key_alias(names, &format!("Primary key of source `{}`.", table.name));
+    let (row, key) = (
+        format_ident!("{}", names.row_type),
+        format_ident!("{}", names.key_type),
+    );
+    let parts = types.iter().zip(columns).flat_map(|(ty, column)| {
+        let field = ident(&names.fields[(*column)?]);
+        Some(if is_copy(*ty) {
+            quote!(self.#field)
+        } else {
+            quote!(self.#field.clone())
+        })
+    });
+    quote! {
+        #alias
+
+        impl KeyedRecord for #row {
+            type Key = #key;
+            fn key(&self) -> #key {
+                (#( #parts, )*)
+            }
+        }
     }
 }

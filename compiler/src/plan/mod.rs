@@ -65,6 +65,23 @@ pub struct SourceTable {
     pub kind: SourceKind,
 }
 
+impl SourceTable {
+    /// File rows are keyed by row id; Postgres rows by their primary key.
+    pub fn key(&self) -> TableKey {
+        match self.kind {
+            SourceKind::Files { .. } => TableKey::RecordId,
+            SourceKind::Postgres { .. } => TableKey::Tuple {
+                types: self
+                    .primary_key
+                    .iter()
+                    .map(|&c| self.columns[c].ty)
+                    .collect(),
+                columns: self.primary_key.iter().map(|&c| Some(c)).collect(),
+            },
+        }
+    }
+}
+
 /// Where a source's rows come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceKind {
@@ -77,7 +94,19 @@ pub enum SourceKind {
         schema: String,
         table: String,
         replica_identity: String,
+        /// How the generated pipeline connects (from the config, not the lock file).
+        params: PgParams,
     },
+}
+
+/// Where a `!Postgres` connection points, as the generated pipeline connects to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PgParams {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<String>,
+    pub database: String,
 }
 
 /// What a statement reads.
@@ -148,7 +177,7 @@ impl Pipeline {
 
     pub fn key(&self, input: Input) -> TableKey {
         match input {
-            Input::Source(_) => TableKey::RecordId,
+            Input::Source(i) => self.sources[i].key(),
             Input::Statement(i) => self.statements[i].key.clone(),
         }
     }
@@ -199,6 +228,8 @@ impl Pipeline {
                 }
             }
         }
+        // Postgres rows are keyed by their primary key: always decoded.
+        used.extend(self.sources[source].primary_key.iter().copied());
         if used.is_empty() {
             // COUNT(*) alone still needs one column to read rows; keep the first.
             used.insert(0);

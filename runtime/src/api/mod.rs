@@ -7,6 +7,7 @@ mod filter;
 #[cfg(test)]
 mod fixtures;
 mod openapi;
+mod position;
 mod query;
 mod rest;
 mod sort;
@@ -15,8 +16,9 @@ mod tests;
 
 pub use endpoint::{EndpointApi, TypedEndpoint};
 pub use error::ApiError;
+pub use position::{POSITION_HEADER, WAIT_FOR_HEADER, WAIT_TIMEOUT_HEADER};
 pub use query::{CmpOp, Filter, OrderBy, Query, DEFAULT_LIMIT, MAX_LIMIT};
-pub use rest::{bind, router, serve, ApiState, POSITION_HEADER};
+pub use rest::{bind, router, serve, ApiState};
 
 use crate::types::FieldDef;
 

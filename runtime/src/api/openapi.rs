@@ -2,8 +2,8 @@
 //! schema of its rows as they are really serialized, and the schema of its query body, so that
 //! clients can be generated from it.
 
+use super::position::POSITION_HEADER;
 use super::query::{DEFAULT_LIMIT, MAX_LIMIT};
-use super::rest::POSITION_HEADER;
 use super::{EndpointApi, EndpointDecl};
 use crate::types::{FieldDef, FieldType};
 use serde_json::{json, Map, Value};

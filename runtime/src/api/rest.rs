@@ -5,16 +5,17 @@
 //! can tell how far the pipeline had got. Request bodies are decoded here rather than by axum's
 //! `Json` extractor, so that every 400 names the bad part of the request in our own words.
 
+use super::position::{position_layer, Positions};
 use super::query::{check_limit, Query};
 use super::{openapi, ApiError, EndpointApi};
 use crate::cache::Store;
+use crate::sources::LsnProgress;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::middleware;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -23,15 +24,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// The header holding the commit position a response reflects.
-pub const POSITION_HEADER: HeaderName = HeaderName::from_static("x-dozer-position");
-
-/// What the server needs: the cache and the endpoints over it.
+/// What the server needs: the cache, the endpoints over it and the source positions.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
     pub endpoints: Vec<Arc<dyn EndpointApi>>,
     pub app_name: &'static str,
+    /// Per Postgres connection: its name and progress (empty for file-only pipelines).
+    pub connections: Arc<[(String, Arc<LsnProgress>)]>,
 }
 
 type Endpoint = Arc<dyn EndpointApi>;
@@ -65,7 +65,13 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
             ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
         })
-        .layer(middleware::from_fn_with_state(state.store, add_position))
+        .layer(middleware::from_fn_with_state(
+            Positions {
+                store: state.store,
+                connections: state.connections,
+            },
+            position_layer,
+        ))
 }
 
 fn endpoint_routes(endpoint: Endpoint) -> Router {
@@ -122,22 +128,6 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
         };
         std::io::Error::new(e.kind(), format!("cannot serve the REST API on {addr}: {why}"))
     })
-}
-
-/// Adds `x-dozer-position` to every response. It is read just before the handler takes its own
-/// snapshot, so the response reflects at least this position (commits only move forward).
-async fn add_position(State(store): State<Store>, request: Request, next: Next) -> Response {
-    let position = store.position();
-    let mut response = next.run(request).await;
-    match position {
-        Ok(position) => {
-            response
-                .headers_mut()
-                .insert(POSITION_HEADER, HeaderValue::from(position));
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot read the commit position"),
-    }
-    response
 }
 
 async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {

@@ -23,6 +23,7 @@ fn server() -> Server {
         store,
         endpoints: vec![endpoint],
         app_name: "shop",
+        connections: Arc::from(Vec::new()),
     };
     Server {
         router: router(state),
@@ -297,6 +298,7 @@ async fn position_header_follows_commits() {
         store,
         endpoints: Vec::new(),
         app_name: "shop",
+        connections: Arc::from(Vec::new()),
     };
     let reply = Server {
         router: router(state),
@@ -306,6 +308,88 @@ async fn position_header_follows_commits() {
     .await;
     assert_eq!(reply.position.as_deref(), Some("1"));
     assert_eq!(reply.body["position"], 1);
+}
+
+/// A server whose pipeline reads one Postgres connection `db` at LSN 0/100.
+fn server_with_connection() -> (Server, Arc<crate::sources::LsnProgress>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_rows(dir.path(), &sample_rows());
+    let progress = Arc::new(crate::sources::LsnProgress::new(0x100));
+    let state = ApiState {
+        store,
+        endpoints: Vec::new(),
+        app_name: "shop",
+        connections: Arc::from(vec![("db".to_string(), progress.clone())]),
+    };
+    let server = Server {
+        router: router(state),
+        _dir: dir,
+    };
+    (server, progress)
+}
+
+fn waiting(wait_for: &str, timeout_ms: Option<&str>) -> Request<Body> {
+    let mut request = Request::get("/health").header("x-dozer-wait-for", wait_for);
+    if let Some(ms) = timeout_ms {
+        request = request.header("x-dozer-wait-timeout-ms", ms);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn position_header_names_each_postgres_connection() {
+    let (server, _) = server_with_connection();
+    let reply = server.get("/health").await;
+    assert_eq!(reply.position.as_deref(), Some("0 db=0/100"));
+}
+
+#[tokio::test]
+async fn a_request_waits_until_its_position_is_applied() {
+    let (server, progress) = server_with_connection();
+    // Already applied: answers at once, with either spelling.
+    for header in ["0/80", "db=0/100"] {
+        let reply = server.send(waiting(header, None)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{header}: {}", reply.body);
+    }
+    // Not yet: answers once the driver reports the commit.
+    let pending = tokio::spawn(async move { server.send(waiting("0/200", Some("5000"))).await });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!pending.is_finished(), "answered before 0/200 was applied");
+    progress.set_committed(0x200);
+    let reply = pending.await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.position.as_deref(), Some("0 db=0/200"));
+}
+
+#[tokio::test]
+async fn waiting_too_long_or_for_nonsense_is_an_error() {
+    let (server, _) = server_with_connection();
+    let reply = server.send(waiting("0/200", Some("30"))).await;
+    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("was not applied within 30 ms"));
+    assert_eq!(
+        reply.position.as_deref(),
+        Some("0 db=0/100"),
+        "says how far it got"
+    );
+    for (header, timeout, expected) in [
+        ("zz", None, "is not a Postgres LSN"),
+        (
+            "other=0/1",
+            None,
+            "no Postgres connection `other`; its Postgres connections are `db`",
+        ),
+        ("0/1", Some("soon"), "expected a number of milliseconds"),
+        ("0/1", Some("600000"), "at most 60000 ms"),
+    ] {
+        let reply = server.send(waiting(header, timeout)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{header}");
+        let message = reply.body["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.contains(expected), "{header}: {message}");
+    }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use super::Settings;
 use std::path::PathBuf;
 
-const USAGE: &str = "usage: <pipeline> [--home-dir DIR] [--rest-host HOST] [--rest-port PORT] [--poll-ms MS] [--source NAME=FOLDER_OR_GLOB]...";
+const USAGE: &str = "usage: <pipeline> [--home-dir DIR] [--rest-host HOST] [--rest-port PORT] [--poll-ms MS] [--source NAME=FOLDER_OR_GLOB]... [--connection NAME=URL]... [--resnapshot]\n  --connection  connect Postgres connection NAME to another server or database (postgresql:// URL or key=value string)\n  --resnapshot  delete the cache and rebuild it from a new snapshot of every source";
 
 /// Settings after command-line overrides.
 #[derive(Clone, Debug)]
@@ -14,6 +14,10 @@ pub struct Args {
     pub poll_interval_ms: u64,
     /// `--source NAME=LOCATION`: read a file source from another folder or glob than the config's.
     pub source_locations: Vec<(String, String)>,
+    /// `--connection NAME=URL`: where a Postgres connection points instead of the config's.
+    pub connections: Vec<(String, String)>,
+    /// `--resnapshot`: start from an empty cache (new snapshots, new replication slots).
+    pub resnapshot: bool,
 }
 
 impl Args {
@@ -27,11 +31,17 @@ impl Args {
             rest_port: settings.rest_port,
             poll_interval_ms: settings.poll_interval_ms,
             source_locations: Vec::new(),
+            connections: Vec::new(),
+            resnapshot: false,
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             if flag == "--help" || flag == "-h" {
                 return Err(USAGE.to_string());
+            }
+            if flag == "--resnapshot" {
+                out.resnapshot = true;
+                continue;
             }
             let mut value = || {
                 args.next()
@@ -59,6 +69,13 @@ impl Args {
                         .ok_or_else(|| format!("--source: expected NAME=LOCATION, found `{v}`"))?;
                     out.source_locations
                         .push((name.to_string(), location.to_string()));
+                }
+                "--connection" => {
+                    let v = value()?;
+                    let (name, url) = v
+                        .split_once('=')
+                        .ok_or_else(|| format!("--connection: expected NAME=URL, found `{v}`"))?;
+                    out.connections.push((name.to_string(), url.to_string()));
                 }
                 other => return Err(format!("unknown flag `{other}`\n{USAGE}")),
             }

@@ -1,19 +1,64 @@
-//! The ingestion loop, on its own thread: poll sources, apply each new file as one atomic
-//! commit, repeat until asked to stop.
+//! The ingestion loop, on its own thread: apply each source transaction as one atomic commit
+//! (file sources: one new file; Postgres: one upstream transaction, or the snapshot), repeat
+//! until asked to stop.
 
 use super::{Pipeline, PipelineError};
-use crate::cache::{store::bump_position, Store};
-use crate::sources::FileSource;
+use crate::cache::store::{bump_position, write_source_lsn};
+use crate::cache::{Store, StoreError};
+use crate::sources::{format_lsn, FileSource, LsnProgress, RowChange, SourceBatch};
+use redb::WriteTransaction;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How often the loop looks at `stop` while waiting for Postgres.
+const WAKE_INTERVAL: Duration = Duration::from_millis(100);
+/// Commits at least this large (or slow) are logged at info level; others at debug.
+const NOTABLE_ROWS: usize = 10_000;
+const NOTABLE_TIME: Duration = Duration::from_secs(1);
+
 pub(crate) struct Driver<P: Pipeline> {
     pub pipeline: P,
-    pub sources: Vec<FileSource>,
+    /// File sources with their source index.
+    pub files: Vec<(usize, FileSource)>,
+    /// Transactions read from Postgres connections, if the pipeline has any.
+    pub postgres: Option<PostgresFeed>,
     pub store: Store,
     pub poll_interval: Duration,
     pub stop: Arc<AtomicBool>,
+}
+
+/// What the Postgres reader tasks send the driver (see `app::postgres`).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) enum Incoming {
+    /// Changes of one upstream transaction of `connection` (or of its snapshot), each tagged
+    /// with its source index. `end` is set on the last part: then the transaction is complete.
+    Batch {
+        connection: usize,
+        changes: Vec<(usize, RowChange)>,
+        end: Option<u64>,
+    },
+    /// The incomplete transaction of `connection` will not be completed (the connection
+    /// broke): discard what was applied of it. It is delivered again after the reconnect.
+    Abort { connection: usize },
+    /// The reader cannot go on.
+    Failed(PipelineError),
+}
+
+pub(crate) struct PostgresFeed {
+    pub incoming: Receiver<Incoming>,
+    /// Per connection: its name (the key of its stored position) and its progress.
+    pub connections: Vec<(String, Arc<LsnProgress>)>,
+}
+
+/// A Postgres transaction being applied across several batches.
+struct OpenTxn {
+    connection: usize,
+    txn: WriteTransaction,
+    rows: usize,
+    started: Instant,
 }
 
 impl<P: Pipeline> Driver<P> {
@@ -24,22 +69,147 @@ impl<P: Pipeline> Driver<P> {
             // This commit does not advance the position; repeating it is a no-op.
             let txn = self.store.begin_write()?;
             self.pipeline.initialize(&txn)?;
-            txn.commit().map_err(crate::cache::StoreError::from)?;
+            txn.commit().map_err(StoreError::from)?;
         }
+        let mut open: Option<OpenTxn> = None;
+        let mut next_file_poll = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
-            let applied = self.poll_once()?;
-            if applied == 0 {
-                sleep_unless_stopped(self.poll_interval, &self.stop);
+            // Files are read between Postgres transactions, never inside one.
+            if open.is_none() && !self.files.is_empty() && Instant::now() >= next_file_poll {
+                let applied = self.poll_files()?;
+                if applied == 0 {
+                    next_file_poll = Instant::now() + self.poll_interval;
+                }
             }
+            let wait = if self.files.is_empty() || open.is_some() {
+                WAKE_INTERVAL
+            } else {
+                next_file_poll.saturating_duration_since(Instant::now())
+            };
+            let Some(feed) = &self.postgres else {
+                sleep_unless_stopped(wait, &self.stop);
+                continue;
+            };
+            match feed.incoming.recv_timeout(wait.min(WAKE_INTERVAL)) {
+                Ok(message) => self.handle(message, &mut open)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    if self.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    return Err(PipelineError::Internal(
+                        "every Postgres reader stopped".into(),
+                    ));
+                }
+            }
+        }
+        // An incomplete transaction is dropped uncommitted: it is read again after a restart.
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        message: Incoming,
+        open: &mut Option<OpenTxn>,
+    ) -> Result<(), PipelineError> {
+        match message {
+            Incoming::Failed(error) => Err(error),
+            Incoming::Abort { connection } => {
+                if let Some(txn) = open.take() {
+                    if txn.connection != connection {
+                        return Err(interleaved(txn.connection, connection));
+                    }
+                    txn.txn.abort().map_err(StoreError::from)?;
+                    // Operators already absorbed part of the dropped transaction: reload
+                    // their state from the last commit.
+                    let txn = self.store.begin_write()?;
+                    self.pipeline = P::restore(&txn)?;
+                    txn.abort().map_err(StoreError::from)?;
+                    tracing::info!(
+                        connection = self.connection_name(connection),
+                        "discarded an incomplete transaction; it is read again"
+                    );
+                }
+                Ok(())
+            }
+            Incoming::Batch {
+                connection,
+                changes,
+                end,
+            } => {
+                if let Some(txn) = open.as_ref() {
+                    if txn.connection != connection {
+                        return Err(interleaved(txn.connection, connection));
+                    }
+                }
+                let current = match open.take() {
+                    Some(current) => current,
+                    None => OpenTxn {
+                        connection,
+                        txn: self.store.begin_write()?,
+                        rows: 0,
+                        started: Instant::now(),
+                    },
+                };
+                let current = open.insert(current);
+                current.rows += changes.len();
+                // Sources are independent operator inputs, so applying a transaction source by
+                // source (each in its own order) gives the same results as interleaving.
+                let mut by_source: BTreeMap<usize, Vec<RowChange>> = BTreeMap::new();
+                for (source, change) in changes {
+                    by_source.entry(source).or_default().push(change);
+                }
+                for (source, rows) in by_source {
+                    self.pipeline
+                        .apply(source, SourceBatch::Rows(rows), &current.txn)?;
+                }
+                if let Some(end) = end {
+                    if let Some(current) = open.take() {
+                        self.commit_postgres(current, end)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn commit_postgres(&mut self, open: OpenTxn, end: u64) -> Result<(), PipelineError> {
+        let Some(feed) = &self.postgres else {
+            return Err(PipelineError::Internal("no Postgres feed".into()));
+        };
+        let (name, progress) = &feed.connections[open.connection];
+        write_source_lsn(&open.txn, name, end)?;
+        let position = bump_position(&open.txn)?;
+        open.txn.commit().map_err(StoreError::from)?;
+        progress.set_committed(end);
+        let elapsed = open.started.elapsed();
+        if open.rows >= NOTABLE_ROWS || elapsed >= NOTABLE_TIME {
+            tracing::info!(
+                connection = name.as_str(),
+                rows = open.rows,
+                lsn = %format_lsn(end),
+                position,
+                elapsed_ms = elapsed.as_millis() as u64,
+                "committed"
+            );
+        } else {
+            tracing::debug!(connection = name.as_str(), rows = open.rows, lsn = %format_lsn(end), position, "committed");
         }
         Ok(())
     }
 
-    /// Applies every new file of every source; returns how many were applied.
-    fn poll_once(&mut self) -> Result<usize, PipelineError> {
+    fn connection_name(&self, connection: usize) -> &str {
+        self.postgres
+            .as_ref()
+            .and_then(|f| f.connections.get(connection))
+            .map_or("?", |(name, _)| name.as_str())
+    }
+
+    /// Applies every new file of every file source; returns how many were applied.
+    fn poll_files(&mut self) -> Result<usize, PipelineError> {
         let mut applied = 0;
-        for index in 0..self.sources.len() {
-            for path in self.sources[index].new_files()? {
+        for (index, source) in self.files.iter_mut() {
+            for path in source.new_files()? {
                 if self.stop.load(Ordering::Relaxed) {
                     return Ok(applied);
                 }
@@ -49,14 +219,15 @@ impl<P: Pipeline> Driver<P> {
                 // in-memory operator state it touched is discarded with it.
                 let txn = self.store.begin_write()?;
                 let pipeline = &mut self.pipeline;
-                let (seq, rows) =
-                    self.sources[index].read(&path, |chunk| pipeline.apply(index, chunk, &txn))?;
-                self.sources[index].mark_ingested(&txn, &path, seq, rows)?;
+                let (seq, rows) = source.read(&path, |chunk| {
+                    pipeline.apply(*index, SourceBatch::Files(chunk), &txn)
+                })?;
+                source.mark_ingested(&txn, &path, seq, rows)?;
                 let position = bump_position(&txn)?;
-                txn.commit().map_err(crate::cache::StoreError::from)?;
+                txn.commit().map_err(StoreError::from)?;
                 applied += 1;
                 tracing::info!(
-                    source = self.sources[index].spec().source,
+                    source = source.spec().source,
                     file = %path.display(),
                     rows,
                     position,
@@ -67,6 +238,12 @@ impl<P: Pipeline> Driver<P> {
         }
         Ok(applied)
     }
+}
+
+fn interleaved(open: usize, incoming: usize) -> PipelineError {
+    PipelineError::Internal(format!(
+        "a transaction of connection {incoming} arrived inside one of connection {open}"
+    ))
 }
 
 fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {

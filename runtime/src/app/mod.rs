@@ -3,6 +3,8 @@
 
 mod args;
 mod driver;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod run;
 
 pub use args::Args;
@@ -11,8 +13,8 @@ pub use run::run;
 use crate::api::EndpointApi;
 use crate::cache::{Store, StoreError};
 use crate::expr::EvalError;
-use crate::sources::{CsvTableSpec, SourceChanges, SourceError};
-use crate::types::{Delta, RecordId, TypeError, Value};
+use crate::sources::{PgConnectionSpec, SourceBatch, SourceError, SourceSpec};
+use crate::types::{Delta, KeyedRecord, RecordId, SourceRecord, TypeError, Value};
 use redb::WriteTransaction;
 use std::sync::Arc;
 
@@ -32,8 +34,12 @@ pub struct Settings {
 
 /// What `dozerc` generates for one pipeline.
 pub trait Pipeline: Sized + Send + 'static {
-    /// The file sources, in source index order.
-    fn sources() -> Vec<CsvTableSpec>;
+    /// Every source, in source index order.
+    fn sources() -> Vec<SourceSpec>;
+    /// The Postgres connections the sources name, by index.
+    fn connections() -> Vec<PgConnectionSpec> {
+        Vec::new()
+    }
     /// Every redb table the pipeline reads or writes (endpoint and state tables).
     fn tables() -> Vec<String>;
     /// The API view of every endpoint.
@@ -43,8 +49,8 @@ pub trait Pipeline: Sized + Send + 'static {
     /// Runs an empty batch from every source once, at the very first start, so results that
     /// exist over no input (an aggregation without GROUP BY) are served before any data.
     fn initialize(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
-        for source in 0..Self::sources().len() {
-            self.apply(source, Vec::new(), txn)?;
+        for (index, source) in Self::sources().iter().enumerate() {
+            self.apply(index, source.empty_batch(), txn)?;
         }
         Ok(())
     }
@@ -54,7 +60,7 @@ pub trait Pipeline: Sized + Send + 'static {
     fn apply(
         &mut self,
         source: usize,
-        changes: SourceChanges,
+        changes: SourceBatch,
         txn: &WriteTransaction,
     ) -> Result<(), PipelineError>;
 }
@@ -76,6 +82,16 @@ pub enum PipelineError {
         source_name: &'static str,
         error: TypeError,
     },
+    #[cfg(feature = "postgres")]
+    #[error("Postgres connection `{connection}`: {error}")]
+    Postgres {
+        connection: String,
+        error: crate::sources::postgres::PgSourceError,
+    },
+    #[error("this pipeline reads Postgres, but dozer-runtime was built without its `postgres` feature; rebuild with `dozerc build`")]
+    PostgresNotBuilt,
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl PipelineError {
@@ -90,17 +106,17 @@ impl PipelineError {
     }
 }
 
-/// Decodes a batch of dynamic source rows into typed records.
-pub fn decode_batch<T: crate::types::SourceRecord>(
+/// Decodes a batch of a file source into typed records keyed by row id.
+pub fn decode_batch<T: SourceRecord>(
     source_name: &'static str,
-    changes: SourceChanges,
+    batch: SourceBatch,
 ) -> Result<Vec<Delta<RecordId, T>>, PipelineError> {
-    let decode = |values: Option<Vec<Value>>| {
-        values
-            .map(T::from_values)
-            .transpose()
-            .map_err(PipelineError::decode(source_name))
+    let SourceBatch::Files(changes) = batch else {
+        return Err(PipelineError::Internal(format!(
+            "source `{source_name}` received rows without row ids"
+        )));
     };
+    let decode = |values: Option<Vec<Value>>| decode_row::<T>(source_name, values);
     changes
         .into_iter()
         .map(|d| {
@@ -111,4 +127,51 @@ pub fn decode_batch<T: crate::types::SourceRecord>(
             })
         })
         .collect()
+}
+
+/// Decodes a batch of a keyed source (Postgres) into typed records keyed by their primary key.
+/// An update that changes the key is a delete of the old key and an insert of the new one.
+pub fn decode_rows<T: KeyedRecord>(
+    source_name: &'static str,
+    batch: SourceBatch,
+) -> Result<Vec<Delta<T::Key, T>>, PipelineError> {
+    let SourceBatch::Rows(changes) = batch else {
+        return Err(PipelineError::Internal(format!(
+            "source `{source_name}` received file rows"
+        )));
+    };
+    let mut deltas = Vec::with_capacity(changes.len());
+    for change in changes {
+        let old = decode_row::<T>(source_name, change.old)?;
+        let new = decode_row::<T>(source_name, change.new)?;
+        match (old, new) {
+            (Some(old), Some(new)) => {
+                let (old_key, new_key) = (old.key(), new.key());
+                if old_key == new_key {
+                    deltas.push(Delta {
+                        key: new_key,
+                        old: Some(old),
+                        new: Some(new),
+                    });
+                } else {
+                    deltas.push(Delta::delete(old_key, old));
+                    deltas.push(Delta::insert(new_key, new));
+                }
+            }
+            (Some(old), None) => deltas.push(Delta::delete(old.key(), old)),
+            (None, Some(new)) => deltas.push(Delta::insert(new.key(), new)),
+            (None, None) => {}
+        }
+    }
+    Ok(deltas)
+}
+
+fn decode_row<T: SourceRecord>(
+    source_name: &'static str,
+    values: Option<Vec<Value>>,
+) -> Result<Option<T>, PipelineError> {
+    values
+        .map(T::from_values)
+        .transpose()
+        .map_err(PipelineError::decode(source_name))
 }

@@ -1,10 +1,12 @@
 //! `main` of every generated pipeline: open the cache, restore state, serve the API, ingest.
 
-use super::driver::Driver;
+use super::driver::{Driver, PostgresFeed};
 use super::{Args, Pipeline, Settings};
 use crate::api::{serve, ApiState};
-use crate::cache::Store;
-use crate::sources::{CsvTableSpec, FileSource};
+use crate::cache::{read_source_lsn, replication_slot, Store};
+use crate::sources::{
+    format_lsn, FileSource, LsnProgress, PgConnectionSpec, PgTableSpec, SourceSpec,
+};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -32,7 +34,8 @@ pub fn run<P: Pipeline>(settings: Settings) -> ExitCode {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // The replication library narrates every status update at info: keep it to warnings.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,pg_walstream=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -43,6 +46,11 @@ fn init_logging() {
 
 fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String> {
     let db_path = args.database_path(settings.app_name);
+    if args.resnapshot && db_path.exists() {
+        std::fs::remove_file(&db_path)
+            .map_err(|e| format!("--resnapshot: cannot remove {}: {e}", db_path.display()))?;
+        tracing::warn!("--resnapshot: rebuilding the cache from new snapshots of the sources");
+    }
     let (store, rebuilt) =
         Store::open_for(&db_path, settings.fingerprint).map_err(|e| e.to_string())?;
     if rebuilt {
@@ -59,19 +67,29 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
     let txn = store.begin_write().map_err(|e| e.to_string())?;
     let pipeline = P::restore(&txn).map_err(|e| e.to_string())?;
     let specs = with_overrides(P::sources(), &args.source_locations)?;
-    let sources = specs
-        .into_iter()
-        .map(|spec| FileSource::restore(spec, &txn))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    txn.abort().map_err(|e| e.to_string())?;
-    for source in &sources {
-        tracing::info!(
-            source = source.spec().source,
-            files = source.ingested_files(),
-            "restored"
-        );
+    let mut files = Vec::new();
+    let mut postgres_tables = Vec::new();
+    for (index, spec) in specs.into_iter().enumerate() {
+        match spec {
+            SourceSpec::Files(spec) => {
+                let source = FileSource::restore(spec, &txn).map_err(|e| e.to_string())?;
+                tracing::info!(
+                    source = source.spec().source,
+                    files = source.ingested_files(),
+                    "restored"
+                );
+                files.push((index, source));
+            }
+            SourceSpec::Postgres { connection, table } => {
+                postgres_tables.push((connection, index, table));
+            }
+        }
     }
+    let specs = connection_overrides(P::connections(), &args.connections)?;
+    let connections =
+        restore_connections(&txn, &db_path, specs, &postgres_tables).map_err(|e| e.to_string())?;
+    // Stored now: slot names chosen for connections never snapshotted before.
+    txn.commit().map_err(|e| e.to_string())?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -87,9 +105,15 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
     tracing::info!("REST API on http://{addr}");
 
     let stop = Arc::new(AtomicBool::new(false));
+    let progress: Arc<[(String, Arc<LsnProgress>)]> = connections
+        .iter()
+        .map(|c| (c.spec.name.clone(), c.progress.clone()))
+        .collect();
+    let postgres = start_postgres(&runtime, connections, &postgres_tables, &stop)?;
     let driver = Driver {
         pipeline,
-        sources,
+        files,
+        postgres,
         store: store.clone(),
         poll_interval: Duration::from_millis(args.poll_interval_ms),
         stop: stop.clone(),
@@ -107,6 +131,7 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
         store,
         endpoints,
         app_name: settings.app_name,
+        connections: progress,
     };
     let result = runtime.block_on(async move {
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
@@ -130,25 +155,205 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
     });
     stop.store(true, Ordering::Relaxed);
     let _ = ingest.join();
+    // Readers notice `stop` within their poll interval; give them a moment to close their
+    // replication sessions cleanly, so a restart finds the slot free.
+    runtime.shutdown_timeout(Duration::from_secs(2));
     result
+}
+
+/// A Postgres connection as restored from the cache.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+struct RestoredConnection {
+    spec: PgConnectionSpec,
+    slot: String,
+    resume_from: Option<u64>,
+    progress: Arc<LsnProgress>,
+}
+
+/// Reads each Postgres connection's slot and stored position (choosing a slot name for one
+/// never snapshotted).
+fn restore_connections(
+    txn: &redb::WriteTransaction,
+    db_path: &std::path::Path,
+    specs: Vec<PgConnectionSpec>,
+    tables: &[(usize, usize, PgTableSpec)],
+) -> Result<Vec<RestoredConnection>, crate::cache::StoreError> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut restored = Vec::new();
+    for spec in specs {
+        let slot = replication_slot(txn, &spec.name, || slot_name(db_path, &spec))?;
+        let resume_from = read_source_lsn(txn, &spec.name)?;
+        tracing::info!(
+            connection = spec.name.as_str(),
+            slot = slot.as_str(),
+            resume_from = resume_from.map(format_lsn),
+            "restored"
+        );
+        restored.push(RestoredConnection {
+            progress: Arc::new(LsnProgress::new(resume_from.unwrap_or(0))),
+            spec,
+            slot,
+            resume_from,
+        });
+    }
+    Ok(restored)
+}
+
+/// Applies `--connection NAME=URL` flags.
+fn connection_overrides(
+    mut specs: Vec<PgConnectionSpec>,
+    overrides: &[(String, String)],
+) -> Result<Vec<PgConnectionSpec>, String> {
+    for (name, url) in overrides {
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        let unknown = format!(
+            "--connection: no Postgres connection named `{name}` (connections: {})",
+            names.join(", ")
+        );
+        let spec = specs.iter_mut().find(|s| s.name == *name).ok_or(unknown)?;
+        override_connection(spec, url)?;
+    }
+    Ok(specs)
+}
+
+#[cfg(feature = "postgres")]
+fn override_connection(spec: &mut PgConnectionSpec, url: &str) -> Result<(), String> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| format!("--connection {}: not a Postgres URL: {e}", spec.name))?;
+    if let Some(tokio_postgres::config::Host::Tcp(host)) = config.get_hosts().first() {
+        spec.host = host.clone();
+    }
+    if let Some(port) = config.get_ports().first() {
+        spec.port = *port;
+    }
+    if let Some(user) = config.get_user() {
+        spec.user = user.to_string();
+    }
+    if let Some(password) = config.get_password() {
+        spec.password = Some(String::from_utf8_lossy(password).into_owned());
+    }
+    if let Some(database) = config.get_dbname() {
+        spec.database = database.to_string();
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn override_connection(_spec: &mut PgConnectionSpec, _url: &str) -> Result<(), String> {
+    Err(super::PipelineError::PostgresNotBuilt.to_string())
+}
+
+/// `dozer_<app>_<connection>_<hash>`: a slot name unique to this cache database and server, so
+/// that two copies of a pipeline (tests, staging) never share a slot.
+fn slot_name(db_path: &std::path::Path, spec: &PgConnectionSpec) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (db_path, &spec.host, spec.port, &spec.database).hash(&mut hasher);
+    let clean = |s: &str, max: usize| -> String {
+        s.chars()
+            .map(|c| match c.to_ascii_lowercase() {
+                c @ ('a'..='z' | '0'..='9') => c,
+                _ => '_',
+            })
+            .take(max)
+            .collect()
+    };
+    let app = db_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(
+        "dozer_{}_{}_{:08x}",
+        clean(&app, 24),
+        clean(&spec.name, 20),
+        hasher.finish() as u32
+    )
+}
+
+#[cfg(feature = "postgres")]
+fn start_postgres(
+    runtime: &tokio::runtime::Runtime,
+    connections: Vec<RestoredConnection>,
+    tables: &[(usize, usize, PgTableSpec)],
+    stop: &Arc<AtomicBool>,
+) -> Result<Option<PostgresFeed>, String> {
+    use super::postgres::ConnectionReader;
+    if connections.is_empty() {
+        return Ok(None);
+    }
+    // A few batches of look-ahead: the reader decodes the next while the driver applies one.
+    let (out, incoming) = std::sync::mpsc::sync_channel(4);
+    let turn = Arc::new(tokio::sync::Mutex::new(()));
+    let mut feed = Vec::new();
+    for (index, connection) in connections.into_iter().enumerate() {
+        let tables: Vec<(usize, PgTableSpec)> = tables
+            .iter()
+            .filter(|(c, _, _)| *c == index)
+            .map(|(_, source, table)| (*source, table.clone()))
+            .collect();
+        feed.push((connection.spec.name.clone(), connection.progress.clone()));
+        if tables.is_empty() {
+            continue;
+        }
+        let reader = ConnectionReader {
+            index,
+            spec: connection.spec,
+            slot: connection.slot,
+            tables,
+            resume_from: connection.resume_from,
+            progress: connection.progress,
+            out: out.clone(),
+            turn: turn.clone(),
+            stop: stop.clone(),
+        };
+        runtime.spawn(reader.run());
+    }
+    Ok(Some(PostgresFeed {
+        incoming,
+        connections: feed,
+    }))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn start_postgres(
+    _runtime: &tokio::runtime::Runtime,
+    connections: Vec<RestoredConnection>,
+    _tables: &[(usize, usize, PgTableSpec)],
+    _stop: &Arc<AtomicBool>,
+) -> Result<Option<PostgresFeed>, String> {
+    if connections.is_empty() {
+        Ok(None)
+    } else {
+        Err(super::PipelineError::PostgresNotBuilt.to_string())
+    }
 }
 
 /// Applies `--source NAME=LOCATION` flags.
 fn with_overrides(
-    mut specs: Vec<CsvTableSpec>,
+    mut specs: Vec<SourceSpec>,
     overrides: &[(String, String)],
-) -> Result<Vec<CsvTableSpec>, String> {
-    let names: Vec<&str> = specs.iter().map(|s| s.source).collect();
+) -> Result<Vec<SourceSpec>, String> {
+    let names: Vec<&str> = specs
+        .iter()
+        .filter(|s| matches!(s, SourceSpec::Files(_)))
+        .map(|s| s.name())
+        .collect();
     for (name, location) in overrides {
         let unknown = || {
             format!(
-                "--source: no file source named `{name}` (sources: {})",
+                "--source: no file source named `{name}` (file sources: {})",
                 names.join(", ")
             )
         };
         let spec = specs
             .iter_mut()
-            .find(|s| s.source == name)
+            .find_map(|s| match s {
+                SourceSpec::Files(spec) if spec.source == name => Some(spec),
+                _ => None,
+            })
             .ok_or_else(unknown)?;
         // Leaked once at startup: specs hold `&'static str` like the generated constants.
         spec.location = Box::leak(location.clone().into_boxed_str());

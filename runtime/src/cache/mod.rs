@@ -2,7 +2,8 @@
 //! in one file, so that one write transaction commits all three atomically.
 //!
 //! Table names: `endpoint/<name>` (cache rows), `state/<operator>` (operator state),
-//! `source/<name>` (what each source has delivered) and `meta` (the commit position).
+//! `source/<name>` (what each file source has delivered), `source_lsn` and `replication_slot`
+//! (each Postgres connection's position and slot) and `meta` (the commit position).
 
 mod endpoint;
 mod state;
@@ -10,4 +11,4 @@ pub(crate) mod store;
 
 pub use endpoint::EndpointTable;
 pub use state::StateStore;
-pub use store::{read_position, Store, StoreError};
+pub use store::{read_position, read_source_lsn, replication_slot, Store, StoreError};

@@ -14,6 +14,10 @@ const POSITION: &str = "position";
 /// Which pipeline wrote the database: operator state is only meaningful to the same code.
 const PIPELINE: TableDefinition<&str, &str> = TableDefinition::new("pipeline");
 const FINGERPRINT: &str = "fingerprint";
+/// Per Postgres connection: the end LSN of the last source transaction committed here.
+const SOURCE_LSN: TableDefinition<&str, u64> = TableDefinition::new("source_lsn");
+/// Per Postgres connection: the replication slot this database was built from.
+const SLOTS: TableDefinition<&str, &str> = TableDefinition::new("replication_slot");
 
 /// A failure of the cache database.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +133,45 @@ impl Store {
             Ok(table) => Ok(table.get(POSITION)?.map(|v| v.value()).unwrap_or(0)),
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The stored position of Postgres connection `connection` (`None`: never snapshotted).
+pub fn read_source_lsn(
+    txn: &WriteTransaction,
+    connection: &str,
+) -> Result<Option<u64>, StoreError> {
+    let table = txn.open_table(SOURCE_LSN)?;
+    let lsn = table.get(connection)?.map(|v| v.value());
+    Ok(lsn)
+}
+
+/// Records, inside the transaction that applies it, the end of a Postgres source transaction.
+pub(crate) fn write_source_lsn(
+    txn: &WriteTransaction,
+    connection: &str,
+    lsn: u64,
+) -> Result<(), StoreError> {
+    txn.open_table(SOURCE_LSN)?.insert(connection, lsn)?;
+    Ok(())
+}
+
+/// The replication slot of `connection`: the stored one, or `proposed` (then stored), so a
+/// database keeps reading the slot its state was built from.
+pub fn replication_slot(
+    txn: &WriteTransaction,
+    connection: &str,
+    proposed: impl FnOnce() -> String,
+) -> Result<String, StoreError> {
+    let mut table = txn.open_table(SLOTS)?;
+    let stored = table.get(connection)?.map(|v| v.value().to_string());
+    match stored {
+        Some(slot) => Ok(slot),
+        None => {
+            let slot = proposed();
+            table.insert(connection, slot.as_str())?;
+            Ok(slot)
         }
     }
 }

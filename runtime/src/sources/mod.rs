@@ -3,10 +3,72 @@
 
 mod csv_file;
 mod files;
+mod pg_spec;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod progress;
 
 pub use files::{CsvTableSpec, FileSource, IngestedFile, SourceError};
+pub use pg_spec::{PgConnectionSpec, PgTableSpec};
+pub use progress::{format_lsn, parse_lsn, LsnProgress};
 
-/// One source transaction as connectors deliver it: dynamic rows keyed by source row id.
-pub type SourceChanges = Vec<crate::types::Delta<crate::types::RecordId, Vec<crate::types::Value>>>;
+use crate::types::{Delta, RecordId, Value};
+
+/// One file source transaction as the file connector delivers it: rows keyed by row id.
+pub type SourceChanges = Vec<Delta<RecordId, Vec<Value>>>;
+
+/// One row change of a keyed source (Postgres): insert (`old` is `None`), delete (`new` is
+/// `None`) or update. The key comes from the row itself (its primary key columns).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowChange {
+    pub old: Option<Vec<Value>>,
+    pub new: Option<Vec<Value>>,
+}
+
+/// The changes of one source within one source transaction.
+#[derive(Debug)]
+pub enum SourceBatch {
+    /// From files: every row has a row id.
+    Files(SourceChanges),
+    /// From a table with a primary key.
+    Rows(Vec<RowChange>),
+}
+
+impl SourceBatch {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            SourceBatch::Files(changes) => changes.is_empty(),
+            SourceBatch::Rows(changes) => changes.is_empty(),
+        }
+    }
+}
+
+/// A source of a generated pipeline, in source index order.
+#[derive(Clone, Debug)]
+pub enum SourceSpec {
+    Files(CsvTableSpec),
+    /// A table read through connection `connection` (an index into the pipeline's
+    /// `connections()`).
+    Postgres {
+        connection: usize,
+        table: PgTableSpec,
+    },
+}
+
+impl SourceSpec {
+    /// The source's name in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceSpec::Files(spec) => spec.source,
+            SourceSpec::Postgres { table, .. } => table.source,
+        }
+    }
+
+    /// An empty batch of this source's kind.
+    pub fn empty_batch(&self) -> SourceBatch {
+        match self {
+            SourceSpec::Files(_) => SourceBatch::Files(Vec::new()),
+            SourceSpec::Postgres { .. } => SourceBatch::Rows(Vec::new()),
+        }
+    }
+}

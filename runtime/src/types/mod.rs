@@ -11,7 +11,7 @@ pub use change::Delta;
 pub use field::{FieldDef, FieldType};
 pub use float::Float;
 pub use key::{RecordId, TableKey};
-pub use record::{Record, SourceRecord};
+pub use record::{KeyedRecord, Record, SourceRecord};
 pub use value::{FieldValue, TypeError, Value};
 
 /// Exact decimal (`NUMERIC`): never a float.

@@ -19,3 +19,10 @@ pub trait SourceRecord: Record {
     /// `values` holds one value per field of [`Record::FIELDS`], in order.
     fn from_values(values: Vec<Value>) -> Result<Self, TypeError>;
 }
+
+/// A source row that carries its own key: the primary key of a Postgres table. Updates that
+/// change the key become a delete of the old key and an insert of the new one.
+pub trait KeyedRecord: SourceRecord {
+    type Key: super::TableKey;
+    fn key(&self) -> Self::Key;
+}

@@ -47,6 +47,7 @@ impl TestDb {
         let client = connect(&db).await;
         client.batch_execute(setup_sql).await.unwrap();
         let conn = PgConnectionSpec {
+            name: "test".into(),
             host: "127.0.0.1".into(),
             port: 5432,
             user: "postgres".into(),

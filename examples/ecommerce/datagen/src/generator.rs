@@ -73,6 +73,18 @@ impl<'c> Generator<'c> {
         }
     }
 
+    /// Numbers invoices from `first` instead of [`FIRST_INVOICE`], so a
+    /// generator can continue where another stopped.
+    pub fn with_first_invoice(mut self, first: u32) -> Self {
+        self.next_invoice = first;
+        self
+    }
+
+    /// The number the next invoice will get.
+    pub fn next_invoice(&self) -> u32 {
+        self.next_invoice
+    }
+
     /// The next line, or `None` once `total_rows` lines have been produced.
     pub fn next_row(&mut self) -> Option<Row<'_>> {
         if self.emitted >= self.total_rows {

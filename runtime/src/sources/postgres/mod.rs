@@ -57,40 +57,15 @@ mod setup;
 mod snapshot;
 mod stream;
 
-use crate::types::{FieldDef, Value};
+use crate::types::Value;
+
+pub use super::pg_spec::{PgConnectionSpec, PgTableSpec};
+pub use super::progress::{format_lsn, parse_lsn};
 
 pub use stream::PgSource;
 
 /// The largest number of changes in one [`PgBatch`].
 pub const MAX_BATCH_ROWS: usize = 65_536;
-
-/// One Postgres table a pipeline reads.
-#[derive(Clone, Debug)]
-pub struct PgTableSpec {
-    /// The pipeline's source name (for messages).
-    pub source: &'static str,
-    pub schema: &'static str,
-    pub table: &'static str,
-    /// The columns read, in record order (names as in Postgres).
-    pub fields: &'static [FieldDef],
-}
-
-impl PgTableSpec {
-    /// `schema.table` as written in messages.
-    pub fn qualified_name(&self) -> String {
-        format!("{}.{}", self.schema, self.table)
-    }
-}
-
-/// Where and as whom to connect.
-#[derive(Clone, Debug)]
-pub struct PgConnectionSpec {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: Option<String>,
-    pub database: String,
-}
 
 /// A batch of changes of one source transaction. The snapshot may come in several batches; `end`
 /// is `Some(position)` on the last batch of a transaction (the consistent point for the snapshot,
@@ -116,7 +91,12 @@ pub enum PgSourceError {
     #[error("cannot connect to Postgres at {target}: {message}")]
     Connect { target: String, message: String },
     #[error("Postgres query failed while {context}: {message}")]
-    Query { context: String, message: String },
+    Query {
+        context: String,
+        message: String,
+        /// The connection broke or the server was unavailable (a retry may succeed).
+        transient: bool,
+    },
     #[error("table {table} does not exist in the database")]
     MissingTable { table: String },
     #[error("table {table} must have REPLICA IDENTITY FULL so updates and deletes carry the whole old row; run `{fix}`")]
@@ -142,21 +122,16 @@ pub enum PgSourceError {
     Protocol(String),
 }
 
-/// Formats an LSN the way Postgres does (`16/B374D848`).
-pub fn format_lsn(lsn: u64) -> String {
-    format!("{:X}/{:X}", lsn >> 32, lsn & 0xffff_ffff)
-}
-
-/// Parses Postgres' LSN notation (`16/B374D848`).
-pub fn parse_lsn(s: &str) -> Option<u64> {
-    let (hi, lo) = s.trim().split_once('/')?;
-    let valid = |p: &str| !p.is_empty() && p.len() <= 8;
-    if !valid(hi) || !valid(lo) {
-        return None;
+impl PgSourceError {
+    /// Whether reconnecting may cure it: outages (the server restarting, the network dropping),
+    /// not problems of schema, data or configuration, which need the user.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            PgSourceError::Connect { .. } | PgSourceError::Replication(_) => true,
+            PgSourceError::Query { transient, .. } => *transient,
+            _ => false,
+        }
     }
-    let hi = u32::from_str_radix(hi, 16).ok()?;
-    let lo = u32::from_str_radix(lo, 16).ok()?;
-    Some((u64::from(hi) << 32) | u64::from(lo))
 }
 
 /// Quotes an SQL identifier.
@@ -172,18 +147,6 @@ fn quoted_table(spec: &PgTableSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lsn_round_trip() {
-        for lsn in [0, 1, 0x16_B374_D848, u64::MAX] {
-            assert_eq!(parse_lsn(&format_lsn(lsn)), Some(lsn));
-        }
-        assert_eq!(format_lsn(0x16_B374_D848), "16/B374D848");
-        assert_eq!(parse_lsn("0/2AFC3998"), Some(0x2AFC_3998));
-        for bad in ["", "1", "/1", "1/", "x/1", "1/123456789", "-1/2"] {
-            assert_eq!(parse_lsn(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn identifiers_are_quoted() {

@@ -20,10 +20,23 @@ pub(super) fn query_error(
     let context = context.into();
     move |e| PgSourceError::Query {
         context,
+        transient: is_transient(&e),
         message: match e.as_db_error() {
             Some(db) => db.message().to_string(),
             None => e.to_string(),
         },
+    }
+}
+
+/// Whether a failed query may succeed when retried on a new connection: the connection broke,
+/// or the server is shutting down, starting up or out of resources (SQLSTATE classes 08, 57,
+/// 53), not a problem with the query or the data.
+fn is_transient(e: &tokio_postgres::Error) -> bool {
+    match e.as_db_error() {
+        Some(db) => ["08", "57", "53"]
+            .iter()
+            .any(|class| db.code().code().starts_with(class)),
+        None => true,
     }
 }
 
@@ -262,11 +275,33 @@ pub(super) async fn drop_slot(client: &Client, slot: &str) -> Result<(), PgSourc
         if Instant::now() > deadline {
             return Err(PgSourceError::Query {
                 context,
+                transient: true,
                 message: "the slot is still in use".into(),
             });
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The planner's estimate of how many rows the tables hold (`pg_class.reltuples`), for snapshot
+/// progress; `None` when a table was never analyzed.
+pub(super) async fn estimated_rows(client: &Client, tables: &[PgTableSpec]) -> Option<u64> {
+    let mut total = 0u64;
+    for spec in tables {
+        let row = client
+            .query_one(
+                "SELECT reltuples::float8 FROM pg_class WHERE oid = $1::text::regclass",
+                &[&quoted_table(spec)],
+            )
+            .await
+            .ok()?;
+        let estimate: f64 = row.try_get(0).ok()?;
+        if estimate < 0.0 {
+            return None;
+        }
+        total += estimate as u64;
+    }
+    Some(total)
 }
 
 /// Waits until no session holds the slot (a dropped replication session takes a moment to end).
@@ -307,6 +342,7 @@ mod tests {
     #[test]
     fn replication_urls_escape_credentials() {
         let conn = PgConnectionSpec {
+            name: "test".into(),
             host: "127.0.0.1".into(),
             port: 5432,
             user: "u@x".into(),

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pg_walstream::{
@@ -13,6 +14,8 @@ use tokio_postgres::Client;
 
 use super::decode::{check_columns, RowDecoder};
 use super::snapshot::{create_slot_and_import, SnapshotReader};
+use crate::sources::LsnProgress;
+
 use super::{
     setup, PgBatch, PgChange, PgConnectionSpec, PgSourceError, PgTableSpec, MAX_BATCH_ROWS,
 };
@@ -43,6 +46,11 @@ pub struct PgSource {
     acked: u64,
     poll: CancellationToken,
     stopped: bool,
+    /// Where the caller's commits are read from (acknowledged while streaming) and idle
+    /// positions reported to.
+    progress: Option<Arc<LsnProgress>>,
+    /// The planner's row estimate of the tables, when a snapshot is to be read.
+    snapshot_estimate: Option<u64>,
 }
 
 type Row = Vec<crate::types::Value>;
@@ -71,6 +79,10 @@ impl PgSource {
             primary_keys.push(setup::check_table(&client, spec).await?);
         }
         setup::ensure_publication(&client, &format!("{slot}_pub"), &tables).await?;
+        let snapshot_estimate = match resume_from {
+            None => setup::estimated_rows(&client, &tables).await,
+            Some(_) => None,
+        };
         let by_name = tables
             .iter()
             .enumerate()
@@ -108,7 +120,26 @@ impl PgSource {
             acked: resume_from.unwrap_or(0),
             poll: expired_token(),
             stopped: false,
+            progress: None,
+            snapshot_estimate,
         })
+    }
+
+    /// Shares positions with the caller: while streaming, the source acknowledges whatever
+    /// `progress.committed()` says is durably committed (within [`POLL_INTERVAL`]), and when
+    /// idle it raises `progress.applied()` to the server's position.
+    pub fn report_to(&mut self, progress: Arc<LsnProgress>) {
+        self.progress = Some(progress);
+    }
+
+    /// Roughly how many rows the snapshot will deliver (for progress reports), when known.
+    pub fn snapshot_estimate(&self) -> Option<u64> {
+        self.snapshot_estimate
+    }
+
+    /// Whether the next batches come from the snapshot.
+    pub fn in_snapshot(&self) -> bool {
+        self.snapshot.is_some()
     }
 
     /// The primary key of table `table` as positions into its fields (from `pg_index`); `None`
@@ -145,6 +176,11 @@ impl PgSource {
                     self.stopped = true;
                     self.txn = None;
                     return Ok(None);
+                }
+                if let Some(committed) = self.progress.as_ref().map(|p| p.committed()) {
+                    if committed > self.acked {
+                        self.ack(committed).await?;
+                    }
                 }
                 self.ack_idle_position().await?;
                 self.poll = CancellationToken::new();
@@ -239,6 +275,9 @@ impl PgSource {
             stream.shared_lsn_feedback.update_applied_lsn(position);
             stream.shared_lsn_feedback.update_flushed_lsn(position);
             stream.send_feedback().await.map_err(replication_error)?;
+            if let Some(progress) = &self.progress {
+                progress.set_applied(position);
+            }
         }
         Ok(())
     }

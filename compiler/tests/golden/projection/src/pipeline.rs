@@ -226,14 +226,14 @@ pub struct Pipeline {
 }
 
 impl app::Pipeline for Pipeline {
-    fn sources() -> Vec<CsvTableSpec> {
+    fn sources() -> Vec<SourceSpec> {
         Vec::from([
-            CsvTableSpec {
+            SourceSpec::Files(CsvTableSpec {
                 source: "sales",
                 location: "$CONFIG_DIR/data/sales",
                 extension: ".csv",
                 fields: Sales::FIELDS,
-            },
+            }),
         ])
     }
     fn tables() -> Vec<String> {
@@ -252,7 +252,7 @@ impl app::Pipeline for Pipeline {
     fn apply(
         &mut self,
         source: usize,
-        changes: SourceChanges,
+        changes: SourceBatch,
         txn: &WriteTransaction,
     ) -> Result<(), PipelineError> {
         match source {
