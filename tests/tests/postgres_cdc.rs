@@ -144,3 +144,124 @@ fn a_read_that_waits_for_the_writers_position_sees_the_write() -> anyhow::Result
     assert!(get_raw(running.port, "/health")?.0 == 200);
     Ok(())
 }
+
+/// Starts the pipeline expecting it to stop by itself with an error (perhaps before it serves);
+/// returns its log.
+fn start_expecting_failure(
+    source: &Source,
+    home: &std::path::Path,
+    port: u16,
+    extra: &[&str],
+) -> anyhow::Result<String> {
+    let mut args = vec![
+        "--connection".to_string(),
+        format!(
+            "pg=host=127.0.0.1 port=5432 user=postgres dbname={}",
+            source.oracle.name()
+        ),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    match dozer_e2e::pipeline::Running::start_args(
+        &dozer_e2e::cdc::pipeline().binary,
+        home,
+        port,
+        &args,
+    ) {
+        Err(e) => Ok(format!("{e:#}")),
+        Ok(mut running) => exits_with_error(&mut running),
+    }
+}
+
+/// Waits for the pipeline to stop by itself; returns its log.
+fn exits_with_error(running: &mut dozer_e2e::pipeline::Running) -> anyhow::Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(status) = running.try_exit()? {
+            anyhow::ensure!(
+                !status.success(),
+                "exited with success:\n{}",
+                running.log_text()
+            );
+            return Ok(running.log_text());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::bail!("the pipeline kept running:\n{}", running.log_text())
+}
+
+#[test]
+fn a_table_without_replica_identity_full_is_refused_with_the_fix() -> anyhow::Result<()> {
+    let source = Source::new("cdc_identity", 10, 1)?;
+    source
+        .oracle
+        .connect()?
+        .batch_execute("ALTER TABLE sales_data REPLICA IDENTITY DEFAULT")?;
+    let home = tempfile::tempdir()?;
+    let log = start_expecting_failure(&source, home.path(), free_port(), &[])?;
+    assert!(
+        log.contains("must have REPLICA IDENTITY FULL")
+            && log.contains("ALTER TABLE public.sales_data REPLICA IDENTITY FULL;"),
+        "{log}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_dropped_column_stops_the_pipeline_and_asks_for_a_rebuild() -> anyhow::Result<()> {
+    let mut source = Source::new("cdc_schema", 200, 2)?;
+    let home = tempfile::tempdir()?;
+    let mut running = source.start(home.path(), free_port())?;
+    source.check(&running, CATCH_UP)?;
+    // A column the pipeline does not read may come and go.
+    let mut client = source.oracle.connect()?;
+    client.batch_execute("ALTER TABLE sales_data ADD COLUMN note text")?;
+    source.writer.write(&mut client, 300)?;
+    source.check(&running, CATCH_UP)?;
+    // One it reads may not.
+    client.batch_execute(
+        "ALTER TABLE sales_data DROP COLUMN Country; \
+         INSERT INTO sales_data (id, Quantity) VALUES (-1, 1)",
+    )?;
+    let log = exits_with_error(&mut running)?;
+    assert!(
+        log.contains("column `country` is missing") && log.contains("rebuild the pipeline"),
+        "{log}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_lost_slot_is_reported_and_resnapshot_recovers() -> anyhow::Result<()> {
+    let mut source = Source::new("cdc_slot", 500, 4)?;
+    let home = tempfile::tempdir()?;
+    let port = free_port();
+    let running = source.start(home.path(), port)?;
+    source.check(&running, CATCH_UP)?;
+    assert!(running.stop()?.success());
+
+    source.oracle.client.batch_execute(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+         WHERE database = current_database()",
+    )?;
+    let mut client = source.oracle.connect()?;
+    source.writer.write(&mut client, 200)?;
+    let log = start_expecting_failure(&source, home.path(), port, &[])?;
+    assert!(
+        log.contains("does not exist, so the source cannot resume")
+            && log.contains("restart the pipeline with --resnapshot"),
+        "{log}"
+    );
+
+    let url = format!(
+        "pg=host=127.0.0.1 port=5432 user=postgres dbname={}",
+        source.oracle.name()
+    );
+    let running = dozer_e2e::pipeline::Running::start_args(
+        &dozer_e2e::cdc::pipeline().binary,
+        home.path(),
+        port,
+        &["--connection".into(), url, "--resnapshot".into()],
+    )?;
+    source.check(&running, CATCH_UP)?;
+    Ok(())
+}

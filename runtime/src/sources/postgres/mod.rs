@@ -101,7 +101,7 @@ pub enum PgSourceError {
     MissingTable { table: String },
     #[error("table {table} must have REPLICA IDENTITY FULL so updates and deletes carry the whole old row; run `{fix}`")]
     ReplicaIdentity { table: String, fix: String },
-    #[error("replication slot `{slot}` does not exist, so the source cannot resume from its stored position; a re-snapshot is needed (start the pipeline from an empty cache)")]
+    #[error("replication slot `{slot}` does not exist, so the source cannot resume from its stored position; a re-snapshot is needed: restart the pipeline with --resnapshot")]
     MissingSlot { slot: String },
     #[error("`{slot}` is not a valid replication slot name (lower-case letters, digits and `_`, at most 63 characters)")]
     InvalidSlotName { slot: String },
@@ -114,7 +114,7 @@ pub enum PgSourceError {
     },
     #[error("the columns of {table} differ from the pipeline's: {message}; rebuild the pipeline (dozerc build) for the new schema")]
     SchemaChanged { table: String, message: String },
-    #[error("TRUNCATE of {table} cannot be applied as row changes; a re-snapshot is needed (start the pipeline from an empty cache)")]
+    #[error("TRUNCATE of {table} cannot be applied as row changes; a re-snapshot is needed: restart the pipeline with --resnapshot")]
     Truncate { table: String },
     #[error("logical replication failed: {0}")]
     Replication(String),
