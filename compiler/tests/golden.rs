@@ -46,6 +46,11 @@ fn generate_case(case: &str, options: &CrateOptions) -> (tempfile::TempDir, Gene
     std::fs::create_dir_all(dir.path().join("data/sales")).expect("sales folder");
     let config = dir.path().join("dozer-config.yaml");
     std::fs::write(&config, yaml).expect("write config");
+    // A Postgres case pins its tables in a lock file, so it builds without the database.
+    let lock = fixture.with_extension("lock");
+    if lock.exists() {
+        std::fs::copy(&lock, dir.path().join("dozer-config.lock")).expect("copy lock file");
+    }
     let compiled = dozerc::compile(&config).unwrap_or_else(|e| panic!("{case}:\n{}", render(&e)));
     let generated =
         generate(&compiled.pipeline, options).unwrap_or_else(|e| panic!("{case}:\n{}", render(&e)));
@@ -207,6 +212,11 @@ fn golden_projection() {
 }
 
 #[test]
+fn golden_postgres() {
+    check_golden("postgres");
+}
+
+#[test]
 fn generated_crate_has_the_expected_files() {
     let files: Vec<String> = normalized_files("projection")
         .iter()
@@ -298,5 +308,20 @@ fn aggregates_crate_type_checks() {
 #[test]
 fn projection_crate_type_checks() {
     let (_config_dir, generated) = generate_case("projection", &common::real_options());
+    common::assert_type_checks(&generated);
+}
+
+/// The same for `postgres`: a composite text + integer primary key carried through a
+/// projection, key-changing updates decoded by the runtime, the `postgres` runtime feature.
+#[test]
+fn postgres_crate_type_checks() {
+    let (_config_dir, generated) = generate_case("postgres", &common::real_options());
+    let manifest = generated
+        .files
+        .iter()
+        .find(|(p, _)| p == Path::new("Cargo.toml"))
+        .map(|(_, text)| text.as_str())
+        .unwrap_or_default();
+    assert!(manifest.contains("features = [\"postgres\"]"), "{manifest}");
     common::assert_type_checks(&generated);
 }

@@ -155,7 +155,7 @@ fn the_seed_table_is_introspected_with_types_nullability_and_key() {
 
     // `check` passes: the whole config compiles to a plan ...
     let compiled = dozerc::compile_loaded(load(dir.path(), &text)).unwrap();
-    // ... but building a crate says ingestion is not there yet.
+    // ... and the crate reads it with the runtime's Postgres source.
     let options = dozerc::codegen::CrateOptions {
         config_name: "dozer-config.yaml".into(),
         runtime_path: dir.path().join("runtime"),
@@ -164,13 +164,15 @@ fn the_seed_table_is_introspected_with_types_nullability_and_key() {
         rest_host: "127.0.0.1".into(),
         rest_port: 8080,
     };
-    let err = dozerc::codegen::generate(&compiled.pipeline, &options)
-        .map(|_| ())
-        .unwrap_err();
-    has(
-        err.message(),
-        "ingesting Postgres sources is not implemented yet",
-    );
+    let generated = dozerc::codegen::generate(&compiled.pipeline, &options)
+        .unwrap_or_else(|e| panic!("{}", e.message()));
+    let manifest = &generated
+        .files
+        .iter()
+        .find(|(p, _)| p.ends_with("Cargo.toml"))
+        .unwrap()
+        .1;
+    has(manifest, "features = [\"postgres\"]");
 }
 
 #[test]
@@ -377,14 +379,20 @@ fn a_locked_table_builds_without_the_database_until_refreshed() {
     assert_eq!(columns(&first[0]), columns(&second[0]));
     assert_eq!(std::fs::read_to_string(&lock_path).unwrap(), locked);
     // A different selection of the locked table needs no database either.
-    let extra = "    columns:\n      - Country";
+    let extra = "    columns:\n      - Country\n      - id";
     let picked = resolve(
         dir.path(),
         &config(5432, &db.name, "sales_data", extra),
         false,
     )
     .unwrap();
-    assert_eq!(columns(&picked[0]), [("Country", SqlType::String, true)]);
+    assert_eq!(
+        columns(&picked[0]),
+        [
+            ("Country", SqlType::String, true),
+            ("id", SqlType::Int, false)
+        ]
+    );
     // Another table is not in the lock: it needs the database.
     let out = resolve(dir.path(), &config(5432, &db.name, "other", ""), false).unwrap_err();
     has(&out, "cannot connect to Postgres");
