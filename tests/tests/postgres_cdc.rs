@@ -87,6 +87,36 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() -> anyhow::Result<()> {
 }
 
 #[test]
+fn kill_9_during_the_snapshot_starts_it_over() -> anyhow::Result<()> {
+    let mut source = Source::new("cdc_snapshot_crash", 0, 12)?;
+    let mut client = source.oracle.connect()?;
+    source.writer.insert_generated(&mut client, 300_000)?;
+    let home = tempfile::tempdir()?;
+    let port = free_port();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    for _ in 0..3 {
+        let mut running = source.start(home.path(), port)?;
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..150)));
+        running.kill();
+    }
+    let running = source.start(home.path(), port)?;
+    source.writer.write(&mut client, 1_000)?;
+    source.check(&running, CATCH_UP)?;
+    // The log spans all runs: the killed runs were inside the snapshot (started, never
+    // completed), and only the last one completed it.
+    let log = running.log_text();
+    let (started, completed) = (
+        log.matches("reading the snapshot").count(),
+        log.matches("snapshot read").count(),
+    );
+    assert!(
+        started >= 2 && completed == 1,
+        "{started} snapshots started, {completed} completed"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_read_that_waits_for_the_writers_position_sees_the_write() -> anyhow::Result<()> {
     let mut source = Source::new("cdc_ryw", 100, 3)?;
     let home = tempfile::tempdir()?;
@@ -252,6 +282,36 @@ fn a_lost_slot_is_reported_and_resnapshot_recovers() -> anyhow::Result<()> {
         "{log}"
     );
 
+    let url = format!(
+        "pg=host=127.0.0.1 port=5432 user=postgres dbname={}",
+        source.oracle.name()
+    );
+    let running = dozer_e2e::pipeline::Running::start_args(
+        &dozer_e2e::cdc::pipeline().binary,
+        home.path(),
+        port,
+        &["--connection".into(), url, "--resnapshot".into()],
+    )?;
+    source.check(&running, CATCH_UP)?;
+    Ok(())
+}
+
+#[test]
+fn truncate_stops_the_pipeline_with_what_to_do() -> anyhow::Result<()> {
+    let mut source = Source::new("cdc_truncate", 100, 5)?;
+    let home = tempfile::tempdir()?;
+    let mut running = source.start(home.path(), free_port())?;
+    source.check(&running, CATCH_UP)?;
+    source.oracle.client.batch_execute("TRUNCATE sales_data")?;
+    let log = exits_with_error(&mut running)?;
+    assert!(
+        log.contains("TRUNCATE of public.sales_data cannot be applied as row changes")
+            && log.contains("restart the pipeline with --resnapshot"),
+        "{log}"
+    );
+    // Nothing after the last good transaction was committed: what is served is still the
+    // state before the TRUNCATE, and a resnapshot serves the empty table.
+    let port = free_port();
     let url = format!(
         "pg=host=127.0.0.1 port=5432 user=postgres dbname={}",
         source.oracle.name()
