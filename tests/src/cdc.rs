@@ -21,7 +21,7 @@ pub const SOURCE_TABLE: &str = "CREATE TABLE sales_data (id bigint PRIMARY KEY, 
      ALTER TABLE sales_data REPLICA IDENTITY FULL";
 
 /// The seed's first three statements over a `!Postgres` source; `{database}` is filled in.
-const CONFIG: &str = r#"app_name: ecommerce_cdc
+pub const CONFIG: &str = r#"app_name: ecommerce_cdc
 connections:
   - config: !Postgres
       user: postgres

@@ -325,3 +325,35 @@ fn truncate_stops_the_pipeline_with_what_to_do() -> anyhow::Result<()> {
     source.check(&running, CATCH_UP)?;
     Ok(())
 }
+
+#[test]
+fn dozerc_clean_drops_the_replication_slot() -> anyhow::Result<()> {
+    let mut source = Source::new("cdc_clean", 50, 6)?;
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("dozer-config.yaml");
+    std::fs::write(
+        &config,
+        dozer_e2e::cdc::CONFIG.replace("{database}", source.oracle.name()),
+    )?;
+    // The pipeline's cache where the config puts it (`.dozer` beside the config).
+    let home = dir.path().join(".dozer");
+    let running = source.start(&home, free_port())?;
+    source.check(&running, CATCH_UP)?;
+    assert!(running.stop()?.success());
+    let slots = |source: &mut Source| -> anyhow::Result<i64> {
+        Ok(source
+            .oracle
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()",
+                &[],
+            )?
+            .get(0))
+    };
+    assert_eq!(slots(&mut source)?, 1);
+
+    dozerc::cli::clean(&config).map_err(anyhow::Error::msg)?;
+    assert_eq!(slots(&mut source)?, 0, "the slot is dropped with the cache");
+    assert!(!home.join("cache").exists());
+    Ok(())
+}

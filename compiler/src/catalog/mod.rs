@@ -10,7 +10,7 @@
 mod infer;
 // Postgres sources and their lock file.
 pub mod lock;
-mod postgres;
+pub mod postgres;
 
 use crate::config::{ConnectionConfig, LoadedConfig, PathSeg, TableFormat};
 use crate::diagnostics::CompileError;

@@ -195,6 +195,27 @@ fn target(
     })
 }
 
+/// A session on Postgres connection `conn_index` of the config (for `dozerc clean`), and the
+/// server it reached (`host:port/database`).
+pub fn connect(cfg: &LoadedConfig, conn_index: usize) -> Result<(Client, String), CompileError> {
+    let crate::config::ConnectionConfig::Postgres(pg) = &cfg.config.connections[conn_index].config
+    else {
+        return Err(CompileError::new(format!(
+            "connection `{}` is not a Postgres connection",
+            cfg.config.connections[conn_index].name
+        )));
+    };
+    let target = target(cfg, conn_index, pg)?;
+    let client = target.config.connect(NoTls).map_err(|e| {
+        CompileError::new(format!(
+            "cannot connect to Postgres at {}: {}",
+            target.server,
+            driver_message(&e)
+        ))
+    })?;
+    Ok((client, target.server))
+}
+
 /// Reads the table from the database.
 fn introspect(
     cfg: &LoadedConfig,

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub use build::build;
+pub use clean::clean;
 pub use paths::Paths;
 
 #[derive(Parser, Debug)]
