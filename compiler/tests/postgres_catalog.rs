@@ -141,6 +141,7 @@ fn the_seed_table_is_introspected_with_types_nullability_and_key() {
                 user: "postgres".into(),
                 password: None,
                 database: db.name.clone(),
+                ssl_mode: "prefer".into(),
             },
         }
     );
@@ -358,10 +359,39 @@ fn connection_settings_are_checked_before_connecting() {
     let out = resolve(dir.path(), &no_db, false).unwrap_err();
     has(&out, "Postgres connection `pg` names no database");
     let tls =
-        config(5432, "x", "t", "").replace("database: x", "database: x\n      sslmode: require");
+        config(5432, "x", "t", "").replace("database: x", "database: x\n      sslmode: sometimes");
     let out = resolve(dir.path(), &tls, false).unwrap_err();
-    has(&out, "sslmode `require`: TLS is not supported yet");
+    has(&out, "connection `pg` has an unknown sslmode `sometimes`");
+    has(
+        &out,
+        "one of: disable, allow, prefer, require, verify-ca, verify-full",
+    );
     has(&out, "dozer-config.yaml:9:16");
+}
+
+#[test]
+fn sslmode_is_honoured_when_introspecting() {
+    let db = Db::new("tls", SALES_DATA);
+    let with_mode = |mode: &str| {
+        config(5432, &db.name, "sales_data", "").replace(
+            &format!("database: {}", db.name),
+            &format!("database: {}\n      sslmode: {mode}", db.name),
+        )
+    };
+    // The machine's server offers TLS with a self-signed certificate: encryption without
+    // verification works, verification against the public roots does not.
+    for mode in ["disable", "prefer", "require"] {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = resolve(dir.path(), &with_mode(mode), false)
+            .unwrap_or_else(|e| panic!("sslmode {mode}: {e}"));
+        let SourceKind::Postgres { params, .. } = &sources[0].table.kind else {
+            panic!("not a Postgres source");
+        };
+        assert_eq!(params.ssl_mode, mode);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = resolve(dir.path(), &with_mode("verify-full"), false).unwrap_err();
+    has(&out, "cannot connect to Postgres");
 }
 
 #[test]

@@ -21,6 +21,7 @@ pub const SOURCE_TABLE: &str = "CREATE TABLE sales_data (id bigint PRIMARY KEY, 
      ALTER TABLE sales_data REPLICA IDENTITY FULL";
 
 /// The seed's first three statements over a `!Postgres` source; `{database}` is filled in.
+/// Over TLS (`sslmode: require`): the machine's server offers it with a self-signed certificate.
 pub const CONFIG: &str = r#"app_name: ecommerce_cdc
 connections:
   - config: !Postgres
@@ -28,7 +29,7 @@ connections:
       host: 127.0.0.1
       port: 5432
       database: {database}
-      sslmode: disable
+      sslmode: require
     name: pg
 sources:
   - name: sales_data

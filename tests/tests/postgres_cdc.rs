@@ -157,6 +157,18 @@ fn a_read_that_waits_for_the_writers_position_sees_the_write() -> anyhow::Result
         );
     }
 
+    // The configuration says `sslmode: require`: the replication session is encrypted.
+    let encrypted: bool = source
+        .oracle
+        .client
+        .query_one(
+            "SELECT s.ssl FROM pg_replication_slots r JOIN pg_stat_ssl s ON s.pid = r.active_pid \
+             WHERE r.database = current_database()",
+            &[],
+        )?
+        .get(0);
+    assert!(encrypted, "the replication session uses TLS");
+
     // A position from the future times out with 504, saying how far the pipeline got.
     let (status, body) = {
         let agent: ureq::Agent = ureq::Agent::config_builder()

@@ -8,6 +8,11 @@ use crate::diagnostics::{closest, CompileError};
 use crate::plan::{PgParams, SourceKind, SqlType};
 use postgres::config::{Host, SslMode};
 use postgres::{Client, NoTls};
+use tls::SslMode as TlsMode;
+
+/// The runtime's TLS connector (libpq `sslmode` meanings), shared as a source file.
+#[path = "../../../runtime/src/sources/pg_tls.rs"]
+mod tls;
 use std::time::Duration;
 use PathSeg::{Index, Key};
 
@@ -46,6 +51,7 @@ struct Target {
     config: postgres::Config,
     /// The same, for the generated pipeline.
     params: PgParams,
+    ssl_mode: TlsMode,
     /// `host:port/database`, for messages and the lock file.
     server: String,
 }
@@ -86,6 +92,18 @@ pub(super) fn resolve(
         *params = target.params.clone();
     }
     Ok((resolved, entry))
+}
+
+impl Target {
+    /// A session, over TLS as the connection's sslmode says; the error is the driver's
+    /// message.
+    fn connect(&self) -> Result<Client, String> {
+        let session = match self.ssl_mode {
+            TlsMode::Disable => self.config.connect(NoTls),
+            mode => self.config.connect(tls::connector(mode)?),
+        };
+        session.map_err(|e| driver_message(&e))
+    }
 }
 
 fn target(
@@ -148,29 +166,30 @@ fn target(
             )
             .with_help("add `database: <name>` to the connection (or a path to connection_url)"));
     };
-    let url_tls = config.get_ssl_mode() == SslMode::Require;
-    match pg.sslmode.as_deref() {
-        None | Some("disable") | Some("prefer") if !url_tls => {}
-        mode => {
-            let key = if mode.is_some() {
-                "sslmode"
-            } else {
-                "connection_url"
-            };
-            return Err(cfg
-                .error_at(
-                    &at(key),
-                    format!(
-                        "connection `{name}` asks for sslmode `{}`: TLS is not supported yet",
-                        mode.unwrap_or("require")
-                    ),
-                    "TLS connection",
-                )
-                .with_help("use sslmode `disable` or `prefer` (plain connection) for now"));
-        }
-    }
+    // `sslmode:` wins; else the URL's (the driver reads disable, prefer and require there);
+    // libpq's default is `prefer`.
+    let url_mode = match config.get_ssl_mode() {
+        SslMode::Disable => TlsMode::Disable,
+        SslMode::Require => TlsMode::Require,
+        _ => TlsMode::Prefer,
+    };
+    let ssl_mode = match pg.sslmode.as_deref() {
+        None => url_mode,
+        Some(mode) => TlsMode::parse(mode).ok_or_else(|| {
+            cfg.error_at(
+                &at("sslmode"),
+                format!("connection `{name}` has an unknown sslmode `{mode}`"),
+                "unknown sslmode",
+            )
+            .with_help(format!("one of: {}", TlsMode::NAMES))
+        })?,
+    };
     config
-        .ssl_mode(SslMode::Disable)
+        .ssl_mode(match ssl_mode {
+            TlsMode::Disable => SslMode::Disable,
+            TlsMode::Prefer => SslMode::Prefer,
+            _ => SslMode::Require,
+        })
         .connect_timeout(Duration::from_secs(10));
     let host = match config.get_hosts().first() {
         Some(Host::Tcp(host)) => host.clone(),
@@ -187,8 +206,10 @@ fn target(
             .get_password()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
         database: database.clone(),
+        ssl_mode: ssl_mode.as_str().to_string(),
     };
     Ok(Target {
+        ssl_mode,
         config,
         params,
         server: format!("{host}:{port}/{database}"),
@@ -206,11 +227,10 @@ pub fn connect(cfg: &LoadedConfig, conn_index: usize) -> Result<(Client, String)
         )));
     };
     let target = target(cfg, conn_index, pg)?;
-    let client = target.config.connect(NoTls).map_err(|e| {
+    let client = target.connect().map_err(|e| {
         CompileError::new(format!(
-            "cannot connect to Postgres at {}: {}",
-            target.server,
-            driver_message(&e)
+            "cannot connect to Postgres at {}: {e}",
+            target.server
         ))
     })?;
     Ok((client, target.server))
@@ -238,13 +258,12 @@ fn introspect(
             "this connection",
         )
     };
-    let mut client = target.config.connect(NoTls).map_err(|e| {
+    let mut client = target.connect().map_err(|e| {
         cfg.error_at(
             &conn_path,
             format!(
-                "cannot connect to Postgres at {} (connection `{name}`): {}",
-                target.server,
-                driver_message(&e)
+                "cannot connect to Postgres at {} (connection `{name}`): {e}",
+                target.server
             ),
             "this connection",
         )

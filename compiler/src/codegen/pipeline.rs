@@ -71,6 +71,7 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
                 user,
                 password,
                 database,
+                ssl_mode,
             } = params;
             let port = proc_macro2::Literal::u16_unsuffixed(*port);
             let password = match password {
@@ -84,6 +85,7 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
                 user: #user.to_string(),
                 password: #password,
                 database: #database.to_string(),
+                ssl_mode: #ssl_mode.to_string(),
             })
         });
         quote! {

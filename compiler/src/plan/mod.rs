@@ -107,6 +107,8 @@ pub struct PgParams {
     pub user: String,
     pub password: Option<String>,
     pub database: String,
+    /// libpq's `sslmode`, normalised (`prefer` when the config says nothing).
+    pub ssl_mode: String,
 }
 
 /// What a statement reads.

@@ -238,6 +238,15 @@ fn override_connection(spec: &mut PgConnectionSpec, url: &str) -> Result<(), Str
     if let Some(database) = config.get_dbname() {
         spec.database = database.to_string();
     }
+    // Only when the URL says: the driver cannot tell its default from an explicit `prefer`.
+    if url.contains("sslmode") {
+        spec.ssl_mode = match config.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Disable => "disable",
+            tokio_postgres::config::SslMode::Require => "require",
+            _ => "prefer",
+        }
+        .to_string();
+    }
     Ok(())
 }
 

@@ -5,6 +5,8 @@ mod csv_file;
 mod files;
 mod pg_spec;
 #[cfg(feature = "postgres")]
+pub mod pg_tls;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 mod progress;
 

@@ -31,4 +31,6 @@ pub struct PgConnectionSpec {
     pub user: String,
     pub password: Option<String>,
     pub database: String,
+    /// libpq's `sslmode` (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`).
+    pub ssl_mode: String,
 }

@@ -53,6 +53,7 @@ impl TestDb {
             user: "postgres".into(),
             password: None,
             database: db.clone(),
+            ssl_mode: "prefer".into(),
         };
         TestDb {
             conn,

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, NoTls};
 
+use crate::sources::pg_tls::{self, SslMode};
+
 use super::{decode, quote_ident, quoted_table, PgConnectionSpec, PgSourceError, PgTableSpec};
 
 /// How long to wait for a previous session to release the slot.
@@ -40,31 +42,63 @@ fn is_transient(e: &tokio_postgres::Error) -> bool {
     }
 }
 
-/// An ordinary (SQL) session.
+/// An ordinary (SQL) session, over TLS as `conn.ssl_mode` says.
 pub(super) async fn connect(conn: &PgConnectionSpec) -> Result<Client, PgSourceError> {
+    let mode = ssl_mode(conn)?;
     let mut config = tokio_postgres::Config::new();
     config
         .host(&conn.host)
         .port(conn.port)
         .user(&conn.user)
         .dbname(&conn.database)
-        .application_name("dozer-postgres-source");
+        .application_name("dozer-postgres-source")
+        .ssl_mode(match mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
     if let Some(password) = &conn.password {
         config.password(password);
     }
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| PgSourceError::Connect {
-            target: target(conn),
-            message: e.to_string(),
-        })?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!("postgres source connection closed: {e}");
-        }
-    });
+    let connect_error = |message: String| PgSourceError::Connect {
+        target: target(conn),
+        message,
+    };
+    // The session's connection task has a different type with and without TLS.
+    let client = if mode == SslMode::Disable {
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        tokio::spawn(drive(connection));
+        client
+    } else {
+        let (client, connection) = config
+            .connect(pg_tls::connector(mode).map_err(connect_error)?)
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        tokio::spawn(drive(connection));
+        client
+    };
     Ok(client)
+}
+
+/// Runs a session's connection until it closes.
+async fn drive<F: std::future::Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
+    if let Err(e) = connection.await {
+        tracing::debug!("postgres source connection closed: {e}");
+    }
+}
+
+fn ssl_mode(conn: &PgConnectionSpec) -> Result<SslMode, PgSourceError> {
+    SslMode::parse(&conn.ssl_mode).ok_or_else(|| PgSourceError::Connect {
+        target: target(conn),
+        message: format!(
+            "sslmode `{}` is not one of {}",
+            conn.ssl_mode,
+            SslMode::NAMES
+        ),
+    })
 }
 
 /// Percent-encodes a URL component.
@@ -85,11 +119,14 @@ pub(super) fn replication_url(conn: &PgConnectionSpec) -> String {
         Some(p) => format!("{}:{}", url_part(&conn.user), url_part(p)),
         None => url_part(&conn.user),
     };
+    // The replication client implements the same sslmode meanings itself.
+    let mode = SslMode::parse(&conn.ssl_mode).unwrap_or(SslMode::Prefer);
     format!(
-        "postgresql://{auth}@{}:{}/{}?replication=database&sslmode=disable",
+        "postgresql://{auth}@{}:{}/{}?replication=database&sslmode={}",
         conn.host,
         conn.port,
-        url_part(&conn.database)
+        url_part(&conn.database),
+        mode.as_str()
     )
 }
 
@@ -348,10 +385,11 @@ mod tests {
             user: "u@x".into(),
             password: Some("p/w:1".into()),
             database: "my db".into(),
+            ssl_mode: "require".into(),
         };
         assert_eq!(
             replication_url(&conn),
-            "postgresql://u%40x:p%2Fw%3A1@127.0.0.1:5432/my%20db?replication=database&sslmode=disable"
+            "postgresql://u%40x:p%2Fw%3A1@127.0.0.1:5432/my%20db?replication=database&sslmode=require"
         );
     }
 

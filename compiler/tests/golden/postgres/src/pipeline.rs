@@ -180,6 +180,7 @@ impl app::Pipeline for Pipeline {
                 user: "app".to_string(),
                 password: Some("secret".to_string()),
                 database: "shop".to_string(),
+                ssl_mode: "prefer".to_string(),
             },
         ])
     }
