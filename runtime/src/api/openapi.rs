@@ -29,12 +29,15 @@ pub fn document(app_name: &str, endpoints: &[Arc<dyn EndpointApi>]) -> Value {
             "title": app_name,
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Endpoints of a pipeline compiled by dozerc. Every response carries \
-                `x-dozer-position`, the number of source transactions committed when it was read.",
+                `x-dozer-position`: the number of source transactions committed when it was read, \
+                then `connection=LSN` per Postgres connection. A request with `x-dozer-wait-for: \
+                LSN` (or `connection=LSN`, comma-separated) is answered once that position is \
+                applied, or with 504 after `x-dozer-wait-timeout-ms` (default 10000).",
         },
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "headers": { "Position": { "description": "Commits reflected by the response (at least).", "schema": { "type": "integer", "minimum": 0 } } },
+            "headers": { "Position": { "description": "Commits and Postgres positions reflected by the response (at least), e.g. `42 pg=0/1A2B3C40`.", "schema": { "type": "string" } } },
             "responses": {
                 "BadRequest": error_response("The request is malformed; the message names the bad part."),
                 "NotFound": error_response("No such record."),
@@ -89,7 +92,7 @@ fn ok(description: &str, schema: Value) -> Value {
 fn health_path() -> Value {
     let schema = json!({
         "type": "object",
-        "properties": { "status": { "type": "string", "enum": ["SERVING"] }, "position": { "type": "integer", "minimum": 0 } },
+        "properties": { "status": { "type": "string", "enum": ["SERVING"] }, "position": { "type": "integer", "minimum": 0 }, "postgres": { "type": "object", "description": "Per Postgres connection, the LSN applied.", "additionalProperties": { "type": "string" } } },
     });
     json!({ "get": { "operationId": "health", "summary": "Liveness and commit position", "responses": { "200": ok("Serving", schema) } } })
 }

@@ -9,7 +9,7 @@ use super::position::{position_layer, Positions};
 use super::query::{check_limit, Query};
 use super::{openapi, ApiError, EndpointApi};
 use crate::cache::Store;
-use crate::sources::LsnProgress;
+use crate::sources::{format_lsn, LsnProgress};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -132,7 +132,16 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let position = state.store.position()?;
-    Ok(Json(json!({ "status": "SERVING", "position": position })))
+    let mut body = json!({ "status": "SERVING", "position": position });
+    if !state.connections.is_empty() {
+        let lsns: serde_json::Map<String, Value> = state
+            .connections
+            .iter()
+            .map(|(name, progress)| (name.clone(), json!(format_lsn(progress.applied()))))
+            .collect();
+        body["postgres"] = Value::Object(lsns);
+    }
+    Ok(Json(body))
 }
 
 async fn list_endpoints(State(state): State<ApiState>) -> Json<Value> {

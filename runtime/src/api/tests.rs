@@ -341,6 +341,10 @@ async fn position_header_names_each_postgres_connection() {
     let (server, _) = server_with_connection();
     let reply = server.get("/health").await;
     assert_eq!(reply.position.as_deref(), Some("0 db=0/100"));
+    assert_eq!(
+        reply.body,
+        json!({"status": "SERVING", "position": 0, "postgres": {"db": "0/100"}})
+    );
 }
 
 #[tokio::test]
