@@ -284,15 +284,30 @@ fn columns_selects_and_unknown_columns_are_listed() {
 }
 
 #[test]
-fn a_table_without_primary_key_is_refused_with_the_fix() {
+fn a_table_without_primary_key_can_be_aggregated_but_not_projected() {
     let db = Db::new(
         "nokey",
         "CREATE TABLE sales_data (\"Country\" text, amount numeric)",
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = resolve(dir.path(), &config(5432, &db.name, "sales_data", ""), false).unwrap_err();
-    has(&out, "table `public.sales_data` has no primary key");
-    has(&out, "ALTER TABLE public.sales_data ADD PRIMARY KEY (id)");
+    let text = config(5432, &db.name, "sales_data", "");
+    let sources = resolve(dir.path(), &text, false).unwrap();
+    assert!(sources[0].table.primary_key.is_empty());
+    // The config's statement aggregates: fine.
+    dozerc::compile_loaded(load(dir.path(), &text)).unwrap_or_else(|e| panic!("{}", render(&e)));
+    // A projection would serve rows one by one, keyed by nothing: refused.
+    let projection = text.replace(
+        "SELECT Country, COUNT(*) AS n INTO by_country FROM sales GROUP BY Country;",
+        "SELECT Country, amount INTO rows_of_sales FROM sales;",
+    );
+    let Err(err) = dozerc::compile_loaded(load(dir.path(), &projection)) else {
+        panic!("a projection of a table without primary key compiled");
+    };
+    has(
+        err.message(),
+        "`sales` has no primary key, so its rows cannot be served one by one",
+    );
+    has(&render(&err), "add a primary key to the table");
 }
 
 #[test]

@@ -140,20 +140,8 @@ impl LockEntry {
                 nullable: column.nullable,
             });
         }
-        // Rows are keyed by the primary key (updates and deletes find their row by it), so the
-        // table needs one and the pipeline reads all its columns.
-        if self.primary_key.is_empty() {
-            return Err(cfg
-                .error_at(
-                    &[Key("sources"), Index(index), Key("table_name")],
-                    format!("table `{qualified}` has no primary key"),
-                    "no primary key",
-                )
-                .with_help(format!(
-                    "dozerc keys a Postgres source's rows by their primary key; add one, e.g. \
-                     ALTER TABLE {qualified} ADD PRIMARY KEY (id); then dozerc build --refresh-schema"
-                )));
-        }
+        // Rows are keyed by the primary key, so the pipeline reads all its columns. A table
+        // without one can only be aggregated (the SQL compiler refuses projections of it).
         let mut primary_key = Vec::new();
         for key in &self.primary_key {
             let Some(position) = columns.iter().position(|c| c.name == *key) else {

@@ -84,7 +84,15 @@ pub fn keyed_record(names: &TableNames, table: &SourceTable) -> TokenStream {
     let TableKey::Tuple { types, columns } = &names.key else {
         return quote!();
     };
-    let alias = super::key_alias(names, &format!("Primary key of source `{}`.", table.name));
+    let doc = if types.is_empty() {
+        format!(
+            "`{}` has no primary key: its rows are only aggregated, never served one by one.",
+            table.name
+        )
+    } else {
+        format!("Primary key of source `{}`.", table.name)
+    };
+    let alias = super::key_alias(names, &doc);
     let (row, key) = (
         format_ident!("{}", names.row_type),
         format_ident!("{}", names.key_type),
@@ -97,13 +105,18 @@ pub fn keyed_record(names: &TableNames, table: &SourceTable) -> TokenStream {
             quote!(self.#field.clone())
         })
     });
+    let body = if types.is_empty() {
+        quote!()
+    } else {
+        quote!((#( #parts, )*))
+    };
     quote! {
         #alias
 
         impl KeyedRecord for #row {
             type Key = #key;
             fn key(&self) -> #key {
-                (#( #parts, )*)
+                #body
             }
         }
     }

@@ -59,7 +59,7 @@ pub struct SourceTable {
     /// File name suffix (empty for Postgres).
     pub extension: String,
     /// The table's primary key as indexes into `columns` (empty for files, and for a Postgres
-    /// table without a primary key or whose key columns are not all selected).
+    /// table without a primary key, which can then only be aggregated).
     pub primary_key: Vec<usize>,
     /// Where the rows come from.
     pub kind: SourceKind,

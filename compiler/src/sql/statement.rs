@@ -5,7 +5,9 @@ use super::expr::Binder;
 use super::SqlSource;
 use crate::diagnostics::closest;
 use crate::diagnostics::CompileError;
-use crate::plan::{Body, Column, Expr, ExprKind, Input, Pipeline, SqlType, Statement, TableKey};
+use crate::plan::{
+    Body, Column, Expr, ExprKind, Input, Pipeline, SourceKind, SqlType, Statement, TableKey,
+};
 use sqlparser::ast::{self, Spanned};
 
 const SHAPE: &str =
@@ -178,6 +180,27 @@ pub fn bind(
                         e.span(),
                     ));
                 }
+            }
+        }
+        if let Input::Source(source) = input {
+            let source = &pipeline.sources[source];
+            if matches!(source.kind, SourceKind::Postgres { .. }) && source.primary_key.is_empty() {
+                let from = select
+                    .from
+                    .first()
+                    .map_or(select.span(), |f| f.relation.span());
+                return Err(src
+                    .error(
+                        from,
+                        format!(
+                            "`{}` has no primary key, so its rows cannot be served one by one: identical rows would merge",
+                            source.name
+                        ),
+                        "table without primary key",
+                    )
+                    .with_help(
+                        "add a primary key to the table (then dozerc build --refresh-schema), or aggregate it with GROUP BY",
+                    ));
             }
         }
         let key = match pipeline.key(input) {

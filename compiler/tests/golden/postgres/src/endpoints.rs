@@ -32,6 +32,20 @@ pub fn per_region_table() -> EndpointTable<PerRegionKey, PerRegionRow> {
     EndpointTable::new(PER_REGION.name)
 }
 
+/// `/page_views`: serves `page_views`.
+pub const PAGE_VIEWS: EndpointDecl = EndpointDecl {
+    name: "page_views",
+    path: "/page_views",
+    table_name: "page_views",
+    fields: PageViewsRow::FIELDS,
+    primary_key: &["page"],
+};
+
+/// The cache table of this endpoint.
+pub fn page_views_table() -> EndpointTable<PageViewsKey, PageViewsRow> {
+    EndpointTable::new(PAGE_VIEWS.name)
+}
+
 /// The API view of every endpoint.
 pub fn all(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
     Vec::from([
@@ -41,6 +55,9 @@ pub fn all(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
         Arc::new(
             TypedEndpoint::<PerRegionKey, PerRegionRow>::new(store.clone(), PER_REGION),
         ) as Arc<dyn EndpointApi>,
+        Arc::new(
+            TypedEndpoint::<PageViewsKey, PageViewsRow>::new(store.clone(), PAGE_VIEWS),
+        ) as Arc<dyn EndpointApi>,
     ])
 }
 
@@ -49,5 +66,6 @@ pub fn table_names() -> Vec<String> {
     Vec::from([
         big_orders_table().table_name().to_string(),
         per_region_table().table_name().to_string(),
+        page_views_table().table_name().to_string(),
     ])
 }

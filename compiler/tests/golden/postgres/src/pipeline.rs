@@ -15,7 +15,7 @@ pub type BigOrdersKey = (Option<String>, Option<i64>);
 /// WHERE amount > 100;
 
 /// ```
-/// (dozer-config.yaml, line 15)
+/// (dozer-config.yaml, line 18)
 #[derive(Default)]
 pub struct BigOrders;
 
@@ -84,7 +84,7 @@ pub type PerRegionAggs = (Sum<Decimal>, Count);
 /// GROUP BY region;
 
 /// ```
-/// (dozer-config.yaml, line 20)
+/// (dozer-config.yaml, line 23)
 pub struct PerRegion {
     groups: GroupTable<PerRegionKey, PerRegionAggs, PerRegionRow>,
 }
@@ -150,11 +150,88 @@ impl Operator for PerRegion {
     }
 }
 
+/// Primary key of `page_views`.
+pub type PageViewsKey = (Option<String>,);
+
+/// The accumulators of `page_views`, one per aggregate call.
+pub type PageViewsAggs = (Count,);
+
+/// ```sql
+/// SELECT page, COUNT(*) AS views
+/// INTO page_views
+/// FROM clicks
+/// GROUP BY page;
+
+/// ```
+/// (dozer-config.yaml, line 28)
+pub struct PageViews {
+    groups: GroupTable<PageViewsKey, PageViewsAggs, PageViewsRow>,
+}
+
+impl Default for PageViews {
+    fn default() -> Self {
+        PageViews {
+            groups: GroupTable::new(Self::project),
+        }
+    }
+}
+
+impl PageViews {
+    /// The result row of one group (`None` when HAVING is not true).
+    #[allow(unused_variables)]
+    fn project(
+        key: &PageViewsKey,
+        aggs: &PageViewsAggs,
+    ) -> Result<Option<PageViewsRow>, EvalError> {
+        Ok(
+            Some(PageViewsRow {
+                page: key.0.clone(),
+                views: aggs.0.value()?,
+            }),
+        )
+    }
+}
+
+impl Operator for PageViews {
+    type InKey = ClicksKey;
+    type In = Clicks;
+    type OutKey = PageViewsKey;
+    type Out = PageViewsRow;
+    fn on_batch(
+        &mut self,
+        input: &[Delta<Self::InKey, Self::In>],
+        out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
+    ) -> Result<(), EvalError> {
+        for change in input {
+            for (row, weight) in change.weighted() {
+                let key = (row.page.clone(),);
+                self.groups
+                    .update(
+                        key,
+                        weight,
+                        |aggs| {
+                            aggs.0.add_row(weight)?;
+                            Ok(())
+                        },
+                    )?;
+            }
+        }
+        self.groups.drain_changes(out)
+    }
+    fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        self.groups.checkpoint(&mut StateStore::open(txn, "page_views")?)
+    }
+    fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        self.groups.restore(&StateStore::open(txn, "page_views")?)
+    }
+}
+
 /// Every operator of the pipeline, in statement order.
 #[derive(Default)]
 pub struct Pipeline {
     big_orders: BigOrders,
     per_region: PerRegion,
+    page_views: PageViews,
 }
 
 impl app::Pipeline for Pipeline {
@@ -167,6 +244,15 @@ impl app::Pipeline for Pipeline {
                     schema: "shop",
                     table: "orders",
                     fields: Orders::FIELDS,
+                },
+            },
+            SourceSpec::Postgres {
+                connection: 0,
+                table: PgTableSpec {
+                    source: "clicks",
+                    schema: "public",
+                    table: "clicks",
+                    fields: Clicks::FIELDS,
                 },
             },
         ])
@@ -194,6 +280,7 @@ impl app::Pipeline for Pipeline {
         let mut pipeline = Pipeline::default();
         pipeline.big_orders.restore(txn)?;
         pipeline.per_region.restore(txn)?;
+        pipeline.page_views.restore(txn)?;
         Ok(pipeline)
     }
     fn apply(
@@ -204,6 +291,7 @@ impl app::Pipeline for Pipeline {
     ) -> Result<(), PipelineError> {
         match source {
             0 => self.apply_orders(decode_rows::<Orders>("orders", changes)?, txn),
+            1 => self.apply_clicks(decode_rows::<Clicks>("clicks", changes)?, txn),
             _ => Ok(()),
         }
     }
@@ -229,6 +317,21 @@ impl Pipeline {
             .map_err(PipelineError::eval("per_region"))?;
         self.per_region.checkpoint(txn)?;
         endpoints::per_region_table().apply(txn, &per_region)?;
+        Ok(())
+    }
+    /// Applies one transaction of source `clicks` to every statement that depends on it.
+    #[allow(unused_variables)]
+    fn apply_clicks(
+        &mut self,
+        clicks: Vec<Delta<ClicksKey, Clicks>>,
+        txn: &WriteTransaction,
+    ) -> Result<(), PipelineError> {
+        let mut page_views = Vec::new();
+        self.page_views
+            .on_batch(&clicks, &mut page_views)
+            .map_err(PipelineError::eval("page_views"))?;
+        self.page_views.checkpoint(txn)?;
+        endpoints::page_views_table().apply(txn, &page_views)?;
         Ok(())
     }
 }

@@ -58,6 +58,48 @@ impl KeyedRecord for Orders {
     }
 }
 
+/// A row of source `clicks` (shop_db: public.clicks).
+/// Only the columns the pipeline reads; the others are not decoded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "dozer_runtime::reexports::serde")]
+pub struct Clicks {
+    /// `page`: String
+    #[serde(rename = "page")]
+    pub page: Option<String>,
+}
+
+impl Record for Clicks {
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("page", FieldType::String, true),
+    ];
+    fn field(&self, index: usize) -> Value {
+        match index {
+            0 => self.page.clone().into_value(),
+            _ => Value::Null,
+        }
+    }
+}
+
+impl SourceRecord for Clicks {
+    fn from_values(values: Vec<Value>) -> Result<Self, TypeError> {
+        let mut values = values.into_iter();
+        let mut next = || {
+            values.next().ok_or_else(|| TypeError::new("too few values for the record"))
+        };
+        Ok(Clicks {
+            page: FieldValue::from_value(next()?)?,
+        })
+    }
+}
+
+/// `clicks` has no primary key: its rows are only aggregated, never served one by one.
+pub type ClicksKey = ();
+
+impl KeyedRecord for Clicks {
+    type Key = ClicksKey;
+    fn key(&self) -> ClicksKey {}
+}
+
 /// A row of result table `big_orders`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "dozer_runtime::reexports::serde")]
@@ -115,6 +157,32 @@ impl Record for PerRegionRow {
             0 => self.region.clone().into_value(),
             1 => self.total.into_value(),
             2 => self.orders.into_value(),
+            _ => Value::Null,
+        }
+    }
+}
+
+/// A row of result table `page_views`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "dozer_runtime::reexports::serde")]
+pub struct PageViewsRow {
+    /// `page`: String
+    #[serde(rename = "page")]
+    pub page: Option<String>,
+    /// `views`: Int, never NULL
+    #[serde(rename = "views")]
+    pub views: Option<i64>,
+}
+
+impl Record for PageViewsRow {
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("page", FieldType::String, true),
+        FieldDef::new("views", FieldType::Int, false),
+    ];
+    fn field(&self, index: usize) -> Value {
+        match index {
+            0 => self.page.clone().into_value(),
+            1 => self.views.into_value(),
             _ => Value::Null,
         }
     }
