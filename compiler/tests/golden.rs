@@ -42,12 +42,23 @@ fn generate_case(case: &str, options: &CrateOptions) -> (tempfile::TempDir, Gene
         .join(format!("{case}.yaml"));
     let yaml =
         std::fs::read_to_string(&fixture).unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
+    generate_text(case, &yaml, options)
+}
+
+/// As [`generate_case`], for the case's config with `yaml` as its text.
+fn generate_text(
+    case: &str,
+    yaml: &str,
+    options: &CrateOptions,
+) -> (tempfile::TempDir, GeneratedCrate) {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir_all(dir.path().join("data/sales")).expect("sales folder");
     let config = dir.path().join("dozer-config.yaml");
     std::fs::write(&config, yaml).expect("write config");
     // A Postgres case pins its tables in a lock file, so it builds without the database.
-    let lock = fixture.with_extension("lock");
+    let lock = manifest_dir()
+        .join("tests/fixtures/sql")
+        .join(format!("{case}.lock"));
     if lock.exists() {
         std::fs::copy(&lock, dir.path().join("dozer-config.lock")).expect("copy lock file");
     }
@@ -324,4 +335,36 @@ fn postgres_crate_type_checks() {
         .unwrap_or_default();
     assert!(manifest.contains("features = [\"postgres\"]"), "{manifest}");
     common::assert_type_checks(&generated);
+}
+
+/// Where a connection points is not part of the code fingerprint: a rotated password or a new
+/// host keeps the cache; a changed statement does not.
+#[test]
+fn connection_settings_do_not_change_the_fingerprint() {
+    let yaml = std::fs::read_to_string(manifest_dir().join("tests/fixtures/sql/postgres.yaml"))
+        .expect("fixture");
+    let main_rs = |yaml: &str| {
+        let (_dir, generated) = generate_text("postgres", yaml, &golden_options());
+        generated
+            .files
+            .into_iter()
+            .find(|(p, _)| p == Path::new("src/main.rs"))
+            .map(|(_, text)| text)
+            .expect("main.rs")
+    };
+    let fingerprint = |text: String| {
+        text.lines()
+            .find(|l| l.contains("fingerprint:"))
+            .map(str::to_string)
+            .expect("fingerprint line")
+    };
+    let original = fingerprint(main_rs(&yaml));
+    assert_eq!(
+        original,
+        fingerprint(main_rs(&yaml.replace("secret", "rotated")))
+    );
+    assert_ne!(
+        original,
+        fingerprint(main_rs(&yaml.replace("amount * 2", "amount * 3")))
+    );
 }

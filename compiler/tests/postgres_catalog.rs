@@ -308,6 +308,16 @@ fn a_table_without_primary_key_can_be_aggregated_but_not_projected() {
         "`sales` has no primary key, so its rows cannot be served one by one",
     );
     has(&render(&err), "add a primary key to the table");
+    // Nor may an endpoint serve its rows directly.
+    let direct =
+        format!("{text}endpoints:\n  - name: raw\n    path: /raw\n    table_name: sales\n");
+    let Err(err) = dozerc::compile_loaded(load(dir.path(), &direct)) else {
+        panic!("an endpoint on a table without primary key compiled");
+    };
+    has(
+        err.message(),
+        "endpoint `raw` serves `sales`, which has no primary key",
+    );
 }
 
 #[test]

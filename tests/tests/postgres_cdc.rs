@@ -9,17 +9,37 @@ use std::time::{Duration, Instant};
 
 const CATCH_UP: Duration = Duration::from_secs(60);
 
+/// Ends the pipeline's replication session from the server side.
+fn terminate_walsender(source: &mut Source) -> anyhow::Result<()> {
+    source.oracle.client.execute(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots \
+         WHERE database = current_database() AND active_pid IS NOT NULL",
+        &[],
+    )?;
+    Ok(())
+}
+
 #[test]
 fn snapshot_then_20k_random_changes_equal_postgres() -> anyhow::Result<()> {
     let mut source = Source::new("cdc_oracle", 3_000, 7)?;
     let home = tempfile::tempdir()?;
-    let running = source.start(home.path(), free_port())?;
+    let port = free_port();
+    let mut running = source.start(home.path(), port)?;
     source.check(&running, CATCH_UP)?;
 
     let mut client = source.oracle.connect()?;
     for round in 0..4 {
         let started = Instant::now();
         let written = source.writer.write(&mut client, 5_000)?;
+        if round == 2 {
+            // The connection drops while the pipeline still works through a backlog, and the
+            // process dies soon after reconnecting: the reconnect must not have acknowledged
+            // what was not committed yet.
+            terminate_walsender(&mut source)?;
+            std::thread::sleep(Duration::from_millis(400));
+            running.kill();
+            running = source.start(home.path(), port)?;
+        }
         source.check(&running, CATCH_UP)?;
         eprintln!(
             "round {round}: {written:?} caught up and equal {:?} after the writes started",
@@ -28,11 +48,7 @@ fn snapshot_then_20k_random_changes_equal_postgres() -> anyhow::Result<()> {
         if round == 1 {
             // The connection drops (the walsender is killed): the pipeline reconnects and
             // resumes without losing or repeating a transaction.
-            source.oracle.client.execute(
-                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots \
-                 WHERE database = current_database() AND active_pid IS NOT NULL",
-                &[],
-            )?;
+            terminate_walsender(&mut source)?;
         }
     }
     let written = source.writer.written;

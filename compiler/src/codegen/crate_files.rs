@@ -1,8 +1,9 @@
 //! Assembling and writing the emitted crate: Rust sources, `Cargo.toml`, the pinned lock file
 //! and the shared target directory setting.
 
+use super::pipeline::{connections_file, pipeline_file};
 use super::records::{keyed_record, record};
-use super::{endpoints::endpoints_file, pipeline::pipeline_file, Names};
+use super::{endpoints::endpoints_file, Names};
 use crate::diagnostics::CompileError;
 use crate::plan::Pipeline;
 use proc_macro2::TokenStream;
@@ -72,10 +73,14 @@ pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, 
     )?);
     files.push(rust_file("src/endpoints.rs", endpoints_file(p, &names))?);
     let fingerprint = fingerprint(files.iter().map(|(_, text)| text.as_str()));
+    let connections = connections_file(p);
     files.push(rust_file(
         "src/main.rs",
-        main_file(p, options, &fingerprint),
+        main_file(p, options, &fingerprint, connections.is_some()),
     )?);
+    if let Some(connections) = connections {
+        files.push(rust_file("src/connections.rs", connections)?);
+    }
 
     let context = TemplateContext {
         dozerc_version: env!("CARGO_PKG_VERSION"),
@@ -213,7 +218,12 @@ fn fingerprint<'a>(texts: impl Iterator<Item = &'a str>) -> String {
     format!("{hash:016x}")
 }
 
-fn main_file(p: &Pipeline, options: &CrateOptions, fingerprint: &str) -> TokenStream {
+fn main_file(
+    p: &Pipeline,
+    options: &CrateOptions,
+    fingerprint: &str,
+    has_connections: bool,
+) -> TokenStream {
     let app_name = &p.app_name;
     let home_dir = options.home_dir.display().to_string();
     let (host, port) = (
@@ -224,9 +234,15 @@ fn main_file(p: &Pipeline, options: &CrateOptions, fingerprint: &str) -> TokenSt
         " The `{app_name}` pipeline, compiled by dozerc from {}.",
         options.config_name
     );
+    let connections = has_connections.then(|| {
+        quote!(
+            mod connections;
+        )
+    });
     quote! {
         #![doc = #doc]
 
+        #connections
         mod endpoints;
         mod pipeline;
         mod records;

@@ -64,33 +64,9 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
         quote!(#i => self.#method(#decode::<#row>(#name, changes)?, txn),)
     });
     let connections_fn = (!connections.is_empty()).then(|| {
-        let specs = connections.iter().map(|(name, params)| {
-            let PgParams {
-                host,
-                port,
-                user,
-                password,
-                database,
-                ssl_mode,
-            } = params;
-            let port = proc_macro2::Literal::u16_unsuffixed(*port);
-            let password = match password {
-                Some(p) => quote!(Some(#p.to_string())),
-                None => quote!(None),
-            };
-            quote!(PgConnectionSpec {
-                name: #name.to_string(),
-                host: #host.to_string(),
-                port: #port,
-                user: #user.to_string(),
-                password: #password,
-                database: #database.to_string(),
-                ssl_mode: #ssl_mode.to_string(),
-            })
-        });
         quote! {
             fn connections() -> Vec<PgConnectionSpec> {
-                Vec::from([ #( #specs ),* ])
+                crate::connections::all()
             }
         }
     });
@@ -178,6 +154,49 @@ fn apply_source(p: &Pipeline, names: &Names, source: usize) -> TokenStream {
             Ok(())
         }
     }
+}
+
+/// `connections.rs` of the emitted crate, for pipelines with Postgres sources: where each
+/// connection points. Kept out of the code fingerprint, so a new password or host keeps the
+/// cache (a moved server without the slot is reported at startup).
+pub fn connections_file(p: &Pipeline) -> Option<TokenStream> {
+    let connections = postgres_connections(p);
+    if connections.is_empty() {
+        return None;
+    }
+    let specs = connections.iter().map(|(name, params)| {
+        let PgParams {
+            host,
+            port,
+            user,
+            password,
+            database,
+            ssl_mode,
+        } = params;
+        let port = proc_macro2::Literal::u16_unsuffixed(*port);
+        let password = match password {
+            Some(p) => quote!(Some(#p.to_string())),
+            None => quote!(None),
+        };
+        quote!(PgConnectionSpec {
+            name: #name.to_string(),
+            host: #host.to_string(),
+            port: #port,
+            user: #user.to_string(),
+            password: #password,
+            database: #database.to_string(),
+            ssl_mode: #ssl_mode.to_string(),
+        })
+    });
+    Some(quote! {
+        use dozer_runtime::prelude::*;
+
+        /// The `!Postgres` connections of the config, in the order sources name them
+        /// (`--connection NAME=URL` overrides one at startup).
+        pub fn all() -> Vec<PgConnectionSpec> {
+            Vec::from([ #( #specs ),* ])
+        }
+    })
 }
 
 /// The Postgres connections the sources read, in order of first use, with their parameters.

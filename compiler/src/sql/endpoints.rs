@@ -3,7 +3,7 @@
 use crate::config::{LoadedConfig, PathSeg};
 use crate::diagnostics::closest;
 use crate::diagnostics::CompileError;
-use crate::plan::{Endpoint, Input, Pipeline, TableKey};
+use crate::plan::{Endpoint, Input, Pipeline, SourceKind, TableKey};
 
 pub fn bind(cfg: &LoadedConfig, pipeline: &Pipeline) -> Result<Vec<Endpoint>, CompileError> {
     let mut endpoints = Vec::new();
@@ -58,6 +58,22 @@ pub fn bind(cfg: &LoadedConfig, pipeline: &Pipeline) -> Result<Vec<Endpoint>, Co
                 )),
             });
         };
+        if let Input::Source(source) = table {
+            let source = &pipeline.sources[source];
+            if matches!(source.kind, SourceKind::Postgres { .. }) && source.primary_key.is_empty() {
+                return Err(error(
+                    "table_name",
+                    format!(
+                        "endpoint `{}` serves `{}`, which has no primary key, so its rows cannot be served one by one: identical rows would merge",
+                        endpoint.name, source.name
+                    ),
+                    "table without primary key",
+                )
+                .with_help(
+                    "add a primary key to the table (then dozerc build --refresh-schema), or serve an aggregation of it",
+                ));
+            }
+        }
         if let Some(index_cfg) = &endpoint.index {
             let declared = &index_cfg.primary_key;
             if !declared.is_empty() {

@@ -3,7 +3,8 @@
 //!
 //! `x-dozer-position: 42 sales_db=0/1A2B3C40` is the number of source transactions committed,
 //! then, per Postgres connection, the LSN up to which every change is visible. A writer that
-//! committed at LSN `L` (for example `SELECT pg_current_wal_lsn()` after its commit) sends
+//! committed at LSN `L` (for example `SELECT pg_current_wal_insert_lsn()` after its commit,
+//! which also covers commits made with `synchronous_commit = off`) sends
 //! `x-dozer-wait-for: L` (or `sales_db=L`, required when there are several connections) and
 //! gets an answer that includes its write, or 504 after `x-dozer-wait-timeout-ms`
 //! (default 10 s, at most 60 s).

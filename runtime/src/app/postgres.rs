@@ -3,8 +3,9 @@
 //!
 //! Exactly-once across reconnects: the task remembers the end of the last *complete*
 //! transaction it handed over (the driver commits everything it receives, in order, or the
-//! process stops), and reopens the source from there, so transactions already handed over are
-//! skipped by the source. A transaction interrupted half-way is discarded by the driver
+//! process stops), waits until the driver has committed it, and reopens the source from there,
+//! so transactions already handed over are skipped by the source and nothing uncommitted is
+//! ever acknowledged. A transaction interrupted half-way is discarded by the driver
 //! ([`Incoming::Abort`]) and delivered again whole.
 
 use super::driver::Incoming;
@@ -67,6 +68,9 @@ impl ConnectionReader {
                         return;
                     }
                     retry = (retry * 2).min(MAX_RETRY);
+                    if !self.wait_until_committed().await {
+                        return;
+                    }
                 }
                 Ended::Failed(error) => {
                     let error = PipelineError::Postgres {
@@ -78,6 +82,22 @@ impl ConnectionReader {
                 }
             }
         }
+    }
+
+    /// Waits until the driver has committed every transaction handed over (false: stopped).
+    /// A new session acknowledges its start position to the server and reports the server's
+    /// idle position as applied; both are only true once the backlog in the channel is
+    /// committed, or a crash now could lose it and a read-your-writes wait could pass it.
+    async fn wait_until_committed(&self) -> bool {
+        let Some(handed_over) = self.resume_from else {
+            return !self.stop.load(Ordering::Relaxed); // nothing handed over: a new snapshot
+        };
+        while self.progress.committed() < handed_over {
+            if sleep_unless_stopped(Duration::from_millis(20), &self.stop).await {
+                return false;
+            }
+        }
+        true
     }
 
     /// One connection's life: open, then hand batches over until stopped or broken.

@@ -258,9 +258,19 @@ fn override_connection(_spec: &mut PgConnectionSpec, _url: &str) -> Result<(), S
 /// `dozer_<app>_<connection>_<hash>`: a slot name unique to this cache database and server, so
 /// that two copies of a pipeline (tests, staging) never share a slot.
 fn slot_name(db_path: &std::path::Path, spec: &PgConnectionSpec) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (db_path, &spec.host, spec.port, &spec.database).hash(&mut hasher);
+    // FNV-1a: stable across Rust versions (a new cache built by a newer toolchain must not
+    // orphan the old slot's name), over everything that makes a slot distinct.
+    let identity = format!(
+        "{}\n{}\n{}:{}/{}",
+        db_path.display(),
+        spec.name,
+        spec.host,
+        spec.port,
+        spec.database
+    );
+    let hash = identity.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     let clean = |s: &str, max: usize| -> String {
         s.chars()
             .map(|c| match c.to_ascii_lowercase() {
@@ -275,10 +285,9 @@ fn slot_name(db_path: &std::path::Path, spec: &PgConnectionSpec) -> String {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     format!(
-        "dozer_{}_{}_{:08x}",
+        "dozer_{}_{}_{hash:08x}",
         clean(&app, 24),
-        clean(&spec.name, 20),
-        hasher.finish() as u32
+        clean(&spec.name, 20)
     )
 }
 
@@ -389,4 +398,50 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> PgConnectionSpec {
+        PgConnectionSpec {
+            name: name.into(),
+            host: "db.example.com".into(),
+            port: 5432,
+            user: "app".into(),
+            password: None,
+            database: "shop".into(),
+            ssl_mode: "prefer".into(),
+        }
+    }
+
+    #[test]
+    fn slot_names_are_valid_stable_and_distinct_per_connection() {
+        let path =
+            std::path::Path::new("/srv/pipelines/.dozer/cache/a_rather_long_application_name.redb");
+        let (a, b) = (
+            slot_name(path, &spec("shop-db")),
+            slot_name(path, &spec("shop_db")),
+        );
+        assert_ne!(
+            a, b,
+            "connections whose names clean alike still get their own slot"
+        );
+        for slot in [&a, &b] {
+            assert!(slot.len() <= 63, "{slot}");
+            assert!(slot
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'));
+            assert!(
+                slot.starts_with("dozer_a_rather_long_applicatio_shop_db_"),
+                "{slot}"
+            );
+        }
+        assert_eq!(
+            a,
+            slot_name(path, &spec("shop-db")),
+            "the same inputs, the same name"
+        );
+    }
 }

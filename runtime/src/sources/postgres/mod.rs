@@ -118,6 +118,8 @@ pub enum PgSourceError {
     Truncate { table: String },
     #[error("logical replication failed: {0}")]
     Replication(String),
+    #[error("the replication slot can no longer be used ({0}); a re-snapshot is needed: restart the pipeline with --resnapshot")]
+    SlotLost(String),
     #[error("unexpected replication protocol state: {0}")]
     Protocol(String),
 }
@@ -127,11 +129,35 @@ impl PgSourceError {
     /// not problems of schema, data or configuration, which need the user.
     pub fn is_transient(&self) -> bool {
         match self {
-            PgSourceError::Connect { .. } | PgSourceError::Replication(_) => true,
+            PgSourceError::Connect { message, .. } | PgSourceError::Replication(message) => {
+                !looks_permanent(message)
+            }
             PgSourceError::Query { transient, .. } => *transient,
             _ => false,
         }
     }
+}
+
+/// What the server or the client says when reconnecting cannot help: credentials, missing
+/// objects, privileges, server settings, certificates. Outages say other things (connection
+/// refused or reset, the server starting up or shutting down).
+const PERMANENT: [&str; 11] = [
+    "password authentication failed",
+    "no pg_hba.conf entry",
+    "does not exist",
+    "permission denied",
+    "must be superuser",
+    "replication role",
+    "wal_level",
+    "certificate",
+    "sslmode",
+    "invalid configuration",
+    "authentication failed",
+];
+
+fn looks_permanent(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    PERMANENT.iter().any(|p| message.contains(p))
 }
 
 /// Quotes an SQL identifier.
@@ -147,6 +173,29 @@ fn quoted_table(spec: &PgTableSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outages_are_retried_but_configuration_problems_are_not() {
+        let connect = |message: &str| PgSourceError::Connect {
+            target: "h:5432/db".into(),
+            message: message.into(),
+        };
+        assert!(
+            connect("error connecting to server: Connection refused (os error 111)").is_transient()
+        );
+        assert!(
+            PgSourceError::Replication("IO error: connection reset by peer".into()).is_transient()
+        );
+        for permanent in [
+            "db error: FATAL: password authentication failed for user \"app\"",
+            "db error: FATAL: database \"shop\" does not exist",
+            "invalid peer certificate: UnknownIssuer",
+            "ERROR: logical decoding requires wal_level >= logical",
+        ] {
+            assert!(!connect(permanent).is_transient(), "{permanent}");
+        }
+        assert!(!PgSourceError::SlotLost("invalidated".into()).is_transient());
+    }
 
     #[test]
     fn identifiers_are_quoted() {

@@ -31,13 +31,18 @@ pub(super) fn query_error(
 }
 
 /// Whether a failed query may succeed when retried on a new connection: the connection broke,
-/// or the server is shutting down, starting up or out of resources (SQLSTATE classes 08, 57,
-/// 53), not a problem with the query or the data.
+/// or the server is shutting down, starting up or out of resources (SQLSTATE classes 08, 57
+/// except statement timeouts, 53), not a problem with the query or the data.
 fn is_transient(e: &tokio_postgres::Error) -> bool {
     match e.as_db_error() {
-        Some(db) => ["08", "57", "53"]
-            .iter()
-            .any(|class| db.code().code().starts_with(class)),
+        Some(db) => {
+            let code = db.code().code();
+            // 57014: a statement timeout or cancel, which a retry would meet again.
+            code != "57014"
+                && ["08", "57", "53"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+        }
         None => true,
     }
 }

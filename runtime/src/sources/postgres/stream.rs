@@ -429,5 +429,12 @@ fn expired_token() -> CancellationToken {
 }
 
 fn replication_error(e: ReplicationError) -> PgSourceError {
-    PgSourceError::Replication(e.to_string())
+    let message = e.to_string();
+    // The server invalidated the slot (for example max_slot_wal_keep_size): its history is gone.
+    if message.contains("can no longer get changes from replication slot")
+        || message.contains("has been invalidated")
+    {
+        return PgSourceError::SlotLost(message);
+    }
+    PgSourceError::Replication(message)
 }

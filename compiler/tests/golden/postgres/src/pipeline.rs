@@ -258,17 +258,7 @@ impl app::Pipeline for Pipeline {
         ])
     }
     fn connections() -> Vec<PgConnectionSpec> {
-        Vec::from([
-            PgConnectionSpec {
-                name: "shop_db".to_string(),
-                host: "127.0.0.1".to_string(),
-                port: 5432,
-                user: "app".to_string(),
-                password: Some("secret".to_string()),
-                database: "shop".to_string(),
-                ssl_mode: "prefer".to_string(),
-            },
-        ])
+        crate::connections::all()
     }
     fn tables() -> Vec<String> {
         endpoints::table_names()
