@@ -5,7 +5,7 @@ mod endpoint;
 mod error;
 mod filter;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod openapi;
 mod position;
 mod query;

@@ -48,7 +48,21 @@ impl<K: TableKey, T: Record> EndpointTable<K, T> {
                     table.insert(key.as_slice(), row.as_slice())?;
                 }
                 None => {
-                    table.remove(key.as_slice())?;
+                    // Remove only the row this delete retracts. Inside one transaction another
+                    // row may already have taken the key (a DEFERRABLE primary key swapped:
+                    // delete 1, insert 2, delete 2, insert 3); its later insert must survive
+                    // the delete of the row that held the key before.
+                    let stored = match table.get(key.as_slice())? {
+                        Some(bytes) => Some(decode::<T>(bytes.value())?),
+                        None => None,
+                    };
+                    let retracted = match (&change.old, &stored) {
+                        (Some(old), Some(stored)) => old == stored,
+                        _ => true,
+                    };
+                    if retracted {
+                        table.remove(key.as_slice())?;
+                    }
                 }
             }
         }
@@ -83,5 +97,52 @@ impl<K: TableKey, T: Record> EndpointTable<K, T> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::fixtures::{row, Row};
+
+    #[test]
+    fn a_delete_removes_only_the_row_it_retracts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::cache::Store::open(&dir.path().join("t.redb")).unwrap();
+        let table = EndpointTable::<(Option<i64>,), Row>::new("t");
+        store
+            .create_tables(&[table.table_name().to_string()])
+            .unwrap();
+        let (one, two) = (row(Some("one"), 1, 1), row(Some("two"), 2, 2));
+        let txn = store.begin_write().unwrap();
+        table
+            .apply(
+                &txn,
+                &[
+                    Delta::insert((Some(1),), one.clone()),
+                    Delta::insert((Some(2),), two.clone()),
+                ],
+            )
+            .unwrap();
+        txn.commit().unwrap();
+
+        // UPDATE t SET id = id + 1 under a deferred key, in WAL order.
+        let txn = store.begin_write().unwrap();
+        table
+            .apply(
+                &txn,
+                &[
+                    Delta::delete((Some(1),), one.clone()),
+                    Delta::insert((Some(2),), one.clone()),
+                    Delta::delete((Some(2),), two.clone()),
+                    Delta::insert((Some(3),), two.clone()),
+                ],
+            )
+            .unwrap();
+        txn.commit().unwrap();
+        let read = store.begin_read().unwrap();
+        assert_eq!(table.get(&read, &(Some(1),)).unwrap(), None);
+        assert_eq!(table.get(&read, &(Some(2),)).unwrap(), Some(one));
+        assert_eq!(table.get(&read, &(Some(3),)).unwrap(), Some(two));
     }
 }
