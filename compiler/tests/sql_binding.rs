@@ -433,3 +433,54 @@ fn endpoints_bind_to_statements_and_sources_case_insensitively() {
         [("/c", Input::Statement(0)), ("/raw", Input::Source(0))]
     );
 }
+
+#[test]
+fn aggregating_a_window_groups_by_it_even_without_group_by() {
+    // The seed's daily_sales shape (no GROUP BY, `AS end`), over TUMBLE.
+    let c = compiled(
+        "SELECT SUM(t.Quantity * t.UnitPrice) as total_sales, t.window_start as start, \
+         t.window_end AS end INTO daily_sales FROM TUMBLE(sales, InvoiceDate, '1 DAY') t;",
+    );
+    let s = &c.pipeline.statements[0];
+    assert_eq!(
+        s.window,
+        Some(dozerc::plan::Window {
+            kind: dozerc::plan::WindowKind::Tumble {
+                size_us: 86_400_000_000
+            },
+            time_column: 3,
+        })
+    );
+    assert_eq!(
+        columns(s),
+        [
+            ("total_sales", SqlType::Decimal, true),
+            ("start", SqlType::Timestamp, false),
+            ("end", SqlType::Timestamp, false)
+        ]
+    );
+    // One row per window: the key is (window_start, window_end), both served.
+    assert_eq!(
+        s.key,
+        TableKey::Tuple {
+            types: vec![SqlType::Timestamp, SqlType::Timestamp],
+            columns: vec![Some(1), Some(2)],
+        }
+    );
+
+    // With GROUP BY, the window is part of the key too, served or not.
+    let c = compiled(
+        "SELECT Country, COUNT(*) AS n INTO per_country \
+         FROM HOP(sales, InvoiceDate, '6 HOURS', '1 DAY') GROUP BY Country;",
+    );
+    let s = &c.pipeline.statements[0];
+    assert_eq!(
+        s.key,
+        TableKey::Tuple {
+            types: vec![SqlType::String, SqlType::Timestamp, SqlType::Timestamp],
+            columns: vec![Some(0), None, None],
+        }
+    );
+    // The time column is decoded even though no expression names it.
+    assert!(c.pipeline.used_source_columns(0).contains(&3));
+}

@@ -164,10 +164,40 @@ sql_errors! {
         "SELECT Country INTO t FROM sales, sales;", ""
         => "a statement reads exactly one table", "25:37", "sales",
         ["JOINs and several FROM tables are not supported yet"];
-    table_function_is_not_supported_yet:
-        "SELECT Country INTO t FROM TUMBLE(sales, InvoiceDate, '1 HOUR');", ""
-        => "table function `TUMBLE` is not supported yet", "25:30", "TUMBLE",
-        ["TUMBLE, HOP and TTL windows are coming"];
+    ttl_is_not_supported_yet:
+        "SELECT COUNT(*) AS n INTO t FROM TTL(sales, InvoiceDate, '1 DAY');", ""
+        => "table function `TTL` is not supported yet", "25:36", "TTL",
+        ["TTL windows are coming; aggregate over TUMBLE(...) or HOP(...) without TTL for now"];
+    unknown_table_function:
+        "SELECT COUNT(*) AS n INTO t FROM SLIDE(sales, InvoiceDate, '1 DAY');", ""
+        => "table function `SLIDE` is not supported yet", "25:36", "SLIDE",
+        ["the table functions are TUMBLE(table, time, 'size') and HOP(table, time, 'hop', 'size')"];
+    window_duration_is_checked:
+        "SELECT COUNT(*) AS n INTO t FROM TUMBLE(sales, InvoiceDate, '1 FORTNIGHT');", ""
+        => "`1 FORTNIGHT` is not a window duration", "25:63", "'1 FORTNIGHT'",
+        ["write a quoted positive whole number and a unit: '1 DAY', '6 HOURS'"];
+    window_time_column_must_be_a_timestamp:
+        "SELECT COUNT(*) AS n INTO t FROM TUMBLE(sales, Quantity, '1 DAY');", ""
+        => "the time column of a window must be a Timestamp; `Quantity` is", "25:50", "Quantity",
+        ["declare it as Timestamp in the source's schema"];
+    window_time_column_must_exist:
+        "SELECT COUNT(*) AS n INTO t FROM TUMBLE(sales, SoldAt, '1 DAY');", ""
+        => "`sales` has no column `SoldAt`", "25:50", "SoldAt", ["its columns are: InvoiceNo"];
+    window_table_must_exist:
+        "SELECT COUNT(*) AS n INTO t FROM TUMBLE(sale, InvoiceDate, '1 DAY');", ""
+        => "unknown table `sale`", "25:43", "sale", ["did you mean `sales`?"];
+    hop_must_divide_the_size:
+        "SELECT COUNT(*) AS n INTO t FROM HOP(sales, InvoiceDate, '7 HOURS', '1 DAY');", ""
+        => "the hop of a HOP window must divide its size", "25:60", "'7 HOURS'",
+        ["every row then lands in exactly size / hop windows"];
+    window_argument_count:
+        "SELECT COUNT(*) AS n INTO t FROM HOP(sales, InvoiceDate, '1 DAY');", ""
+        => "HOP takes 4 arguments, found 3", "25:36", "HOP..",
+        ["write HOP(table, time_column, 'hop', 'size')"];
+    window_without_aggregation:
+        "SELECT Country INTO t FROM TUMBLE(sales, InvoiceDate, '1 DAY') w;", ""
+        => "a window without aggregation is not supported yet", "25:3", "SELECT Country..",
+        ["aggregate over the window"];
     subquery_in_from:
         "SELECT Country INTO t FROM (SELECT Country FROM sales) s;", ""
         => "FROM must name a table", "25:31", "SELECT Country FROM sales..",

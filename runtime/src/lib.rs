@@ -36,7 +36,7 @@ pub mod prelude {
     pub use crate::cache::{EndpointTable, StateStore};
     pub use crate::cache::{Store, StoreError};
     pub use crate::expr::{self, EvalError};
-    pub use crate::ops::{Avg, Count, GroupTable, Max, Min, Operator, Sum};
+    pub use crate::ops::{windows, Avg, Count, GroupTable, Max, Min, Operator, Sum};
     pub use crate::reexports::serde::{Deserialize, Serialize};
     pub use crate::sources::{
         CsvTableSpec, PgConnectionSpec, PgTableSpec, SourceBatch, SourceChanges, SourceSpec,

@@ -12,11 +12,21 @@ use quote::quote;
 pub struct Scope<'a> {
     /// Field names of the input record, bound to `row`.
     pub row_fields: &'a [String],
+    /// Over a window: column indexes from `row_fields.len()` on are `window_start` and
+    /// `window_end`, bound to variables of those names.
+    pub windowed: bool,
 }
 
 /// Rust code computing `e` as an `Option<T>`.
 pub fn expr(e: &Expr, scope: &Scope) -> TokenStream {
     match &e.kind {
+        ExprKind::Column(i) if scope.windowed && *i >= scope.row_fields.len() => {
+            if *i == scope.row_fields.len() {
+                quote!(window_start)
+            } else {
+                quote!(window_end)
+            }
+        }
         ExprKind::Column(i) => {
             let field = ident(&scope.row_fields[*i]);
             if is_copy(e.ty) {

@@ -201,6 +201,9 @@ pub const RESERVED_VARS: &[&str] = &[
     "std",
     "core",
     "dozer_runtime",
+    "windows",
+    "window_start",
+    "window_end",
 ];
 
 #[cfg(test)]

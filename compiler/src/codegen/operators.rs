@@ -4,7 +4,7 @@ use super::expr::{expr, Scope};
 use super::names::ident;
 use super::types::rust_type;
 use super::TableNames;
-use crate::plan::{AggCall, AggFunc, Body, Expr, Statement};
+use crate::plan::{AggCall, AggFunc, Body, Expr, Statement, WindowKind};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -73,6 +73,7 @@ fn project(
     );
     let scope = Scope {
         row_fields: &input.fields,
+        windowed: false,
     };
     let check = filter_check(filter, &scope, quote!(return Ok(None);));
     let fields = output.fields.iter().map(|f| ident(f));
@@ -144,6 +145,7 @@ fn aggregate(
     let key_type = output.key_tokens();
     let scope = Scope {
         row_fields: &input.fields,
+        windowed: statement.window.is_some(),
     };
     let accumulators: Vec<_> = aggregates.iter().map(accumulator).collect();
     let aggs_alias = format_ident!("{}Aggs", output.op_type);
@@ -188,6 +190,29 @@ fn aggregate(
     };
     let state_name = &statement.name;
     let signature = signature(input, output);
+    let per_row = quote! {
+        #check
+        let key = (#( #key_values, )*);
+        #( #arg_values )*
+        self.groups.update(key, weight, |aggs| {
+            #( #updates )*
+            Ok(())
+        })?;
+    };
+    // Each input row counts once in every window it falls in.
+    let per_row = match &statement.window {
+        Some(window) => {
+            let time = ident(&input.fields[window.time_column]);
+            let windows = match window.kind {
+                WindowKind::Tumble { size_us } => quote!(windows::tumble(row.#time, #size_us)),
+                WindowKind::Hop { hop_us, size_us } => {
+                    quote!(windows::hop(row.#time, #hop_us, #size_us))
+                }
+            };
+            quote!(for (window_start, window_end) in #windows { #per_row })
+        }
+        None => per_row,
+    };
     quote! {
         #aggs_doc
         pub type #aggs_alias = (#( #accumulators, )*);
@@ -218,13 +243,7 @@ fn aggregate(
             fn on_batch(&mut self, input: &[Delta<Self::InKey, Self::In>], out: &mut Vec<Delta<Self::OutKey, Self::Out>>) -> Result<(), EvalError> {
                 for change in input {
                     for (row, weight) in change.weighted() {
-                        #check
-                        let key = (#( #key_values, )*);
-                        #( #arg_values )*
-                        self.groups.update(key, weight, |aggs| {
-                            #( #updates )*
-                            Ok(())
-                        })?;
+                        #per_row
                     }
                 }
                 self.groups.drain_changes(out)

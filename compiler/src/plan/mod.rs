@@ -118,6 +118,22 @@ pub enum Input {
     Statement(usize),
 }
 
+/// A time window in FROM: it adds `window_start` and `window_end` after the input's columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub kind: WindowKind,
+    /// The input column holding the event time.
+    pub time_column: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowKind {
+    /// `TUMBLE`: `window_start` is the time truncated to a multiple of the size since the epoch.
+    Tumble { size_us: i64 },
+    /// `HOP`: every window `[s, s + size)` with `s` a multiple of the hop that holds the time.
+    Hop { hop_us: i64, size_us: i64 },
+}
+
 /// One `SELECT ... INTO` statement, bound and typed.
 #[derive(Clone, Debug)]
 pub struct Statement {
@@ -127,6 +143,9 @@ pub struct Statement {
     pub sql: String,
     pub line: usize,
     pub input: Input,
+    /// `FROM TUMBLE(...)` / `FROM HOP(...)`: column indexes at and after the input's column
+    /// count are `window_start` and `window_end`.
+    pub window: Option<Window>,
     pub columns: Vec<Column>,
     pub key: TableKey,
     pub body: Body,
@@ -228,6 +247,18 @@ impl Pipeline {
                         .chain(aggregates.iter().filter_map(|a| a.arg.as_ref()))
                         .for_each(|e| e.collect_columns(&mut used));
                 }
+            }
+        }
+        // Window columns are not source columns; the time column they come from is.
+        let columns = self.sources[source].columns.len();
+        used.retain(|&c| c < columns);
+        for statement in self
+            .statements
+            .iter()
+            .filter(|s| s.input == Input::Source(source))
+        {
+            if let Some(window) = &statement.window {
+                used.insert(window.time_column);
             }
         }
         // Postgres rows are keyed by their primary key: always decoded.

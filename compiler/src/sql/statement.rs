@@ -2,11 +2,11 @@
 
 use super::aggregate::{aggregate_name, AggregateScope};
 use super::expr::Binder;
-use super::SqlSource;
+use super::{window, SqlSource};
 use crate::diagnostics::closest;
 use crate::diagnostics::CompileError;
 use crate::plan::{
-    Body, Column, Expr, ExprKind, Input, Pipeline, SourceKind, SqlType, Statement, TableKey,
+    Body, Column, Expr, ExprKind, Input, Pipeline, SourceKind, SqlType, Statement, TableKey, Window,
 };
 use sqlparser::ast::{self, Spanned};
 
@@ -65,8 +65,14 @@ pub fn bind(
         ));
     }
     let name = output_name(src, select, pipeline)?;
-    let (input, alias) = input_table(src, select, pipeline)?;
-    let columns = pipeline.columns(input);
+    let (input, alias, window) = input_table(src, select, pipeline)?;
+    // A window's relation: the input's columns, then window_start and window_end.
+    let mut columns = pipeline.columns(input).to_vec();
+    let input_columns = columns.len();
+    if window.is_some() {
+        columns.extend(window::columns());
+    }
+    let columns = columns.as_slice();
     let table_name = pipeline.table_name(input).to_string();
     let binder = Binder {
         src,
@@ -110,6 +116,23 @@ pub fn bind(
             }
             scope.keys.push(key);
         }
+        // Aggregating over a window groups by the window too (GUIDE §2), written or not.
+        if window.is_some() {
+            for column in [input_columns, input_columns + 1] {
+                if !scope
+                    .keys
+                    .iter()
+                    .any(|k| k.kind == ExprKind::Column(column))
+                {
+                    scope.keys.push(Expr {
+                        kind: ExprKind::Column(column),
+                        ty: SqlType::Timestamp,
+                        nullable: false,
+                        span: src.span(select.span()),
+                    });
+                }
+            }
+        }
         let mut items = Vec::new();
         for item in &select.projection {
             let (e, alias) = select_item(src, item, "aggregations")?;
@@ -138,6 +161,10 @@ pub fn bind(
         let key_columns = (0..scope.keys.len())
             .map(|i| {
                 let at = items.iter().position(|(e, _, _)| e.kind == ExprKind::GroupKey(i));
+                if i >= group_by.len() {
+                    // An implicit window key: part of the result's key even when not selected.
+                    return Ok(at);
+                }
                 at.map(Some).ok_or_else(|| {
                     src.error(group_by[i].span(), format!("GROUP BY `{}` is not in the SELECT list", group_by[i]), "not selected")
                         .with_help(format!("add `{}` to the SELECT list: dozerc serves it as part of the result's primary key (Postgres would allow leaving it out)", group_by[i]))
@@ -181,6 +208,15 @@ pub fn bind(
                     ));
                 }
             }
+        }
+        if window.is_some() {
+            return Err(src
+                .error(
+                    select.span(),
+                    "a window without aggregation is not supported yet",
+                    "no aggregate",
+                )
+                .with_help("aggregate over the window, e.g. SELECT COUNT(*), t.window_start FROM TUMBLE(sales, InvoiceDate, '1 DAY') t"));
         }
         if let Input::Source(source) = input {
             let source = &pipeline.sources[source];
@@ -259,6 +295,7 @@ pub fn bind(
         sql: src.lines_of(query.span()),
         line: src.config_line(query.span()),
         input,
+        window,
         columns: out_columns,
         key,
         body,
@@ -322,7 +359,7 @@ fn input_table(
     src: &SqlSource,
     select: &ast::Select,
     pipeline: &Pipeline,
-) -> Result<(Input, Option<String>), CompileError> {
+) -> Result<(Input, Option<String>, Option<Window>), CompileError> {
     let [from] = select.from.as_slice() else {
         let span = select.from.get(1).map_or(select.span(), |f| f.span());
         return Err(src
@@ -344,18 +381,56 @@ fn input_table(
     else {
         return Err(src.error(from.relation.span(), "FROM must name a table", "not a table").with_help("subqueries are not supported yet; write the inner query as its own `SELECT ... INTO` statement"));
     };
-    if args.is_some() {
+    let alias = alias.as_ref().map(|a| a.name.value.clone());
+    let Some(args) = args else {
+        let quoted = matches!(name.0.last(), Some(ast::ObjectNamePart::Identifier(i)) if i.quote_style.is_some());
+        let input = resolve_table(src, pipeline, &name.to_string(), quoted, name.span())?;
+        return Ok((input, alias, None));
+    };
+    let function = name.to_string();
+    if !["TUMBLE", "HOP"]
+        .iter()
+        .any(|f| f.eq_ignore_ascii_case(&function))
+    {
+        let help = if function.eq_ignore_ascii_case("TTL") {
+            "TTL windows are coming; aggregate over TUMBLE(...) or HOP(...) without TTL for now"
+        } else {
+            "the table functions are TUMBLE(table, time, 'size') and HOP(table, time, 'hop', 'size')"
+        };
         return Err(src
             .error(
                 from.relation.span(),
-                format!("table function `{name}` is not supported yet"),
+                format!("table function `{function}` is not supported yet"),
                 "not supported",
             )
-            .with_help("TUMBLE, HOP and TTL windows are coming; read the table directly for now"));
+            .with_help(help));
     }
-    let table = name.to_string();
-    let quoted = matches!(name.0.last(), Some(ast::ObjectNamePart::Identifier(i)) if i.quote_style.is_some());
-    let table_text = table.trim_matches('"');
+    let mut input = None;
+    let window = window::parse(src, &function, &from.relation, &args.args, |table| {
+        let found = resolve_table(
+            src,
+            pipeline,
+            &table.value,
+            table.quote_style.is_some(),
+            table.span,
+        )?;
+        input = Some(found);
+        Ok(pipeline.columns(found).to_vec())
+    })?;
+    let input =
+        input.ok_or_else(|| CompileError::new("internal: the windowed table was not resolved"))?;
+    Ok((input, alias, Some(window)))
+}
+
+/// The source or earlier result named `text` (as written; `quoted` names match exactly).
+fn resolve_table(
+    src: &SqlSource,
+    pipeline: &Pipeline,
+    text: &str,
+    quoted: bool,
+    span: sqlparser::tokenizer::Span,
+) -> Result<Input, CompileError> {
+    let table_text = text.trim_matches('"');
     let same = |candidate: &str| {
         if quoted {
             candidate == table_text
@@ -363,35 +438,33 @@ fn input_table(
             candidate.eq_ignore_ascii_case(table_text)
         }
     };
-    let input = if let Some(i) = pipeline.sources.iter().position(|s| same(&s.name)) {
-        Input::Source(i)
-    } else if let Some(i) = pipeline.statements.iter().position(|s| same(&s.name)) {
-        Input::Statement(i)
-    } else {
-        let names: Vec<&str> = pipeline
-            .sources
-            .iter()
-            .map(|s| s.name.as_str())
-            .chain(pipeline.statements.iter().map(|s| s.name.as_str()))
-            .collect();
-        let mut err = src.error(
-            name.span(),
-            format!("unknown table `{table_text}`"),
-            "not a source or an earlier result",
-        );
-        err = match closest(table_text, names.iter().copied()) {
-            Some(near) => err.with_help(format!(
-                "did you mean `{near}`? Known tables: {}",
-                names.join(", ")
-            )),
-            None => err.with_help(format!(
-                "known tables: {} (a statement may only read sources and tables defined above it)",
-                names.join(", ")
-            )),
-        };
-        return Err(err);
-    };
-    Ok((input, alias.as_ref().map(|a| a.name.value.clone())))
+    if let Some(i) = pipeline.sources.iter().position(|s| same(&s.name)) {
+        return Ok(Input::Source(i));
+    }
+    if let Some(i) = pipeline.statements.iter().position(|s| same(&s.name)) {
+        return Ok(Input::Statement(i));
+    }
+    let names: Vec<&str> = pipeline
+        .sources
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(pipeline.statements.iter().map(|s| s.name.as_str()))
+        .collect();
+    let err = src.error(
+        span,
+        format!("unknown table `{table_text}`"),
+        "not a source or an earlier result",
+    );
+    Err(match closest(table_text, names.iter().copied()) {
+        Some(near) => err.with_help(format!(
+            "did you mean `{near}`? Known tables: {}",
+            names.join(", ")
+        )),
+        None => err.with_help(format!(
+            "known tables: {} (a statement may only read sources and tables defined above it)",
+            names.join(", ")
+        )),
+    })
 }
 
 fn select_item<'s>(

@@ -7,6 +7,7 @@
 mod aggregates;
 mod group;
 mod operator;
+pub mod windows;
 
 pub use aggregates::{Avg, Count, Max, Min, Sum, SumValue};
 pub use group::GroupTable;
