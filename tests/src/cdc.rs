@@ -50,6 +50,15 @@ sql: |
   INTO sales_by_country
   FROM sales_data
   GROUP BY Country;
+
+  SELECT Country, SUM(t.Quantity * t.UnitPrice) AS TotalSales, t.window_start AS day
+  INTO daily_by_country
+  FROM TUMBLE(sales_data, InvoiceDate, '1 DAY') t
+  GROUP BY Country;
+
+  SELECT COUNT(*) AS orders, SUM(t.Quantity) AS units, t.window_start, t.window_end
+  INTO six_hourly_days
+  FROM HOP(sales_data, InvoiceDate, '6 HOURS', '1 DAY') t;
 endpoints:
   - name: customer_lifetime_value
     path: /clv
@@ -60,7 +69,35 @@ endpoints:
   - name: sales_by_country
     path: /sales_by_country
     table_name: sales_by_country
+  - name: daily_by_country
+    path: /daily_by_country
+    table_name: daily_by_country
+  - name: six_hourly_days
+    path: /six_hourly_days
+    table_name: six_hourly_days
 "#;
+
+/// Postgres' answers for every endpoint: the seed's three, and the windows computed with
+/// `date_bin` (tumbling) and `generate_series` (the four 6-hour starts whose day holds a row).
+const ORACLE: [(&str, &str); 5] = [
+    QUERIES[0],
+    QUERIES[1],
+    QUERIES[2],
+    (
+        "/daily_by_country",
+        "SELECT Country, SUM(Quantity * UnitPrice) AS TotalSales, \
+         date_bin('1 day', InvoiceDate, timestamp '1970-01-01') AS day \
+         FROM sales_data GROUP BY Country, 3",
+    ),
+    (
+        "/six_hourly_days",
+        "SELECT COUNT(*) AS orders, SUM(Quantity) AS units, s AS window_start, \
+         s + interval '1 day' AS window_end FROM sales_data, generate_series( \
+           date_bin('6 hours', InvoiceDate, timestamp '1970-01-01') - interval '18 hours', \
+           date_bin('6 hours', InvoiceDate, timestamp '1970-01-01'), interval '6 hours') AS s \
+         GROUP BY s",
+    ),
+];
 
 /// The pipeline, built once per test binary against a scratch database (which fixes the
 /// table's schema in the lock file); tests point it at their own databases.
@@ -132,7 +169,7 @@ impl Source {
         crate::http::wait_for_position(running.port, &lsn, timeout).map_err(|e| {
             anyhow::anyhow!("{e}\npipeline log:\n{}", tail(&running.log_text(), 60))
         })?;
-        for (path, sql) in QUERIES {
+        for (path, sql) in ORACLE {
             assert_same(path, &all_rows(running.port, path)?, self.oracle.rows(sql)?)?;
         }
         Ok(())
@@ -315,17 +352,17 @@ impl ChangeWriter {
             .random_bool(0.9)
             .then(|| self.rng.random_range(1000..1150));
         let country = COUNTRIES[self.rng.random_range(0..COUNTRIES.len())];
-        let day: i32 = self.rng.random_range(1..=28);
+        let time = self.random_time();
         txn.execute(
             "INSERT INTO sales_data VALUES ($1, $2, $3, $4, $5, \
-             make_timestamp(2011, 3, $6, 10, 30, 0), $7::text::numeric, $8, $9)",
+             $6::text::timestamp, $7::text::numeric, $8, $9)",
             &[
                 &id,
                 &format!("INV{id}"),
                 &stock,
                 &format!("item {stock}"),
                 &quantity,
-                &day,
+                &time,
                 &price,
                 &customer,
                 &country,
@@ -336,7 +373,15 @@ impl ChangeWriter {
     }
 
     fn update(&mut self, txn: &mut postgres::Transaction, id: i64) -> anyhow::Result<()> {
-        match self.rng.random_range(0..5) {
+        match self.rng.random_range(0..6) {
+            5 => {
+                // Another time: the row moves to other windows.
+                let time = self.random_time();
+                txn.execute(
+                    "UPDATE sales_data SET InvoiceDate = $1::text::timestamp WHERE id = $2",
+                    &[&time, &id],
+                )?
+            }
             0 => {
                 let quantity: i64 = self.rng.random_range(-5..=40);
                 txn.execute(
@@ -377,6 +422,18 @@ impl ChangeWriter {
             }
         };
         Ok(())
+    }
+}
+
+impl ChangeWriter {
+    /// A time in March 2011 as timestamp text, to the minute.
+    fn random_time(&mut self) -> String {
+        let (day, hour, minute) = (
+            self.rng.random_range(1..=28),
+            self.rng.random_range(0..24),
+            self.rng.random_range(0..60),
+        );
+        format!("2011-03-{day:02} {hour:02}:{minute:02}:00")
     }
 }
 
