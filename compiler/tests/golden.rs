@@ -228,6 +228,11 @@ fn golden_postgres() {
 }
 
 #[test]
+fn golden_windows() {
+    check_golden("windows");
+}
+
+#[test]
 fn generated_crate_has_the_expected_files() {
     let files: Vec<String> = normalized_files("projection")
         .iter()
@@ -319,6 +324,13 @@ fn aggregates_crate_type_checks() {
 #[test]
 fn projection_crate_type_checks() {
     let (_config_dir, generated) = generate_case("projection", &common::real_options());
+    common::assert_type_checks(&generated);
+}
+
+/// The same for `windows`: rows counted in every TUMBLE and HOP window they fall in.
+#[test]
+fn windows_crate_type_checks() {
+    let (_config_dir, generated) = generate_case("windows", &common::real_options());
     common::assert_type_checks(&generated);
 }
 
