@@ -204,9 +204,13 @@ fn aggregate(
         Some(window) => {
             let time = ident(&input.fields[window.time_column]);
             let windows = match window.kind {
-                WindowKind::Tumble { size_us } => quote!(windows::tumble(row.#time, #size_us)),
+                WindowKind::Tumble { size_us } => {
+                    let size = duration(size_us);
+                    quote!(windows::tumble(row.#time, #size))
+                }
                 WindowKind::Hop { hop_us, size_us } => {
-                    quote!(windows::hop(row.#time, #hop_us, #size_us))
+                    let (hop, size) = (duration(hop_us), duration(size_us));
+                    quote!(windows::hop(row.#time, #hop, #size))
                 }
             };
             quote!(for (window_start, window_end) in #windows { #per_row })
@@ -258,4 +262,23 @@ fn aggregate(
             }
         }
     }
+}
+
+/// A window duration as readable code: `windows::hours(6)` rather than microseconds.
+fn duration(micros: i64) -> TokenStream {
+    const UNITS: [(&str, i64); 5] = [
+        ("days", 86_400_000_000),
+        ("hours", 3_600_000_000),
+        ("minutes", 60_000_000),
+        ("seconds", 1_000_000),
+        ("milliseconds", 1_000),
+    ];
+    let (unit, size) = UNITS
+        .iter()
+        .find(|(_, size)| micros % size == 0)
+        .copied()
+        .unwrap_or(("milliseconds", 1_000));
+    let unit = format_ident!("{}", unit);
+    let n = proc_macro2::Literal::i64_unsuffixed(micros / size);
+    quote!(windows::#unit(#n))
 }

@@ -25,6 +25,23 @@ pub fn hop(time: Option<Timestamp>, hop_us: i64, size_us: i64) -> impl Iterator<
     })
 }
 
+/// Durations in microseconds, as generated code spells window sizes (`windows::hours(6)`).
+pub const fn milliseconds(n: i64) -> i64 {
+    n * 1_000
+}
+pub const fn seconds(n: i64) -> i64 {
+    n * 1_000_000
+}
+pub const fn minutes(n: i64) -> i64 {
+    n * 60_000_000
+}
+pub const fn hours(n: i64) -> i64 {
+    n * 3_600_000_000
+}
+pub const fn days(n: i64) -> i64 {
+    n * 86_400_000_000
+}
+
 fn micros(us: i64) -> Option<Timestamp> {
     Timestamp::from_timestamp_micros(us)
 }

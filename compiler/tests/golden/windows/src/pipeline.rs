@@ -61,7 +61,7 @@ impl Operator for DailySales {
             for (row, weight) in change.weighted() {
                 for (window_start, window_end) in windows::tumble(
                     row.invoice_date,
-                    86400000000i64,
+                    windows::days(1),
                 ) {
                     let key = (window_start, window_end);
                     let arg0 = expr::mul(
@@ -152,8 +152,8 @@ impl Operator for BusyHours {
             for (row, weight) in change.weighted() {
                 for (window_start, window_end) in windows::hop(
                     row.invoice_date,
-                    900000000i64,
-                    3600000000i64,
+                    windows::minutes(15),
+                    windows::hours(1),
                 ) {
                     if !expr::is_true(
                         expr::ge(
