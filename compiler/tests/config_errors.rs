@@ -177,7 +177,7 @@ error_tests! {
         => "endpoint path `clv` must start with `/`", "28:11", ["write `path: /clv`"];
     endpoint_path_reserved: LOCAL.replace("path: /clv", "path: /health")
         => "endpoint path `/health` is reserved", "28:11",
-        ["`/health` and `/openapi.json` are served by every pipeline"];
+        ["`/health`, `/metrics` and `/openapi.json` are served by every pipeline"];
     endpoint_path_with_parameter: LOCAL.replace("path: /clv", "path: /clv/{id}")
         => "endpoint path `/clv/{id}` cannot contain `{` or `}`", "28:11",
         ["path parameters are not supported"];

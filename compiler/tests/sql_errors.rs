@@ -164,17 +164,42 @@ sql_errors! {
         "SELECT Country INTO t FROM sales, sales;", ""
         => "a statement reads exactly one table", "25:37", "sales",
         ["JOINs and several FROM tables are not supported yet"];
-    ttl_is_not_supported_yet:
-        "SELECT COUNT(*) AS n INTO t FROM TTL(sales, InvoiceDate, '1 DAY');", ""
-        => "table function `TTL` is not supported yet", "25:36", "TTL",
-        ["TTL windows are coming; aggregate over TUMBLE(...) or HOP(...) without TTL for now"];
     unknown_table_function:
         "SELECT COUNT(*) AS n INTO t FROM SLIDE(sales, InvoiceDate, '1 DAY');", ""
-        => "table function `SLIDE` is not supported yet", "25:36", "SLIDE",
-        ["the table functions are TUMBLE(table, time, 'size') and HOP(table, time, 'hop', 'size')"];
+        => "table function `SLIDE` is not supported", "25:36", "SLIDE",
+        ["the table functions are TUMBLE(table, time, 'size'), HOP(table, time, 'hop', 'size') and TTL("];
+    ttl_column_must_exist:
+        "SELECT COUNT(*) AS n INTO t FROM TTL(sales, SoldAt, '1 DAY');", ""
+        => "`sales` has no column `SoldAt`", "25:47", "SoldAt", ["its columns are: InvoiceNo"];
+    ttl_column_is_a_column_of_the_source_not_of_the_window:
+        "SELECT COUNT(*) AS n INTO t FROM TTL(TUMBLE(sales, InvoiceDate, '1 DAY'), window_start, '1 DAY');", ""
+        => "`sales` has no column `window_start`", "25:77", "window_start",
+        ["the time of TTL is a column of `sales` itself"];
+    ttl_column_must_be_a_timestamp:
+        "SELECT COUNT(*) AS n INTO t FROM TTL(sales, Quantity, '1 DAY');", ""
+        => "the time column of TTL must be a Timestamp; `Quantity` is", "25:47", "Quantity",
+        ["declare it as Timestamp in the source's schema"];
+    ttl_duration_is_checked:
+        "SELECT COUNT(*) AS n INTO t FROM TTL(sales, InvoiceDate, '2 WEEKS');", ""
+        => "`2 WEEKS` is not a duration", "25:60", "'2 WEEKS'", ["'1 DAY', '6 HOURS'"];
+    ttl_argument_count:
+        "SELECT COUNT(*) AS n INTO t FROM TTL(sales, '1 DAY');", ""
+        => "TTL takes 3 arguments, found 2", "25:36", "TTL..",
+        ["write TTL(table, time_column, 'duration')"];
+    ttl_over_a_subquery_shape:
+        "SELECT COUNT(*) AS n INTO t FROM TTL(LOWER(sales), InvoiceDate, '1 DAY');", ""
+        => "expected a table, or a TUMBLE(...) or HOP(...) window over one", "25:40", "LOWER(sales..",
+        ["TTL(TUMBLE(...), time_column, 'duration')"];
+    ttl_reads_a_source:
+        "SELECT Country, COUNT(*) AS n INTO c FROM sales GROUP BY Country; SELECT COUNT(*) AS m INTO t FROM TTL(c, n, '1 DAY');", ""
+        => "TTL reads a source, and `c` is the result of a statement", "25:106", "c",
+        ["apply the TTL in the statement that reads the source"];
+    window_inside_ttl_is_checked:
+        "SELECT COUNT(*) AS n INTO t FROM TTL(HOP(sales, InvoiceDate, '7 HOURS', '1 DAY'), InvoiceDate, '1 DAY');", ""
+        => "the hop of a HOP window must divide its size", "25:64", "'7 HOURS'", [];
     window_duration_is_checked:
         "SELECT COUNT(*) AS n INTO t FROM TUMBLE(sales, InvoiceDate, '1 FORTNIGHT');", ""
-        => "`1 FORTNIGHT` is not a window duration", "25:63", "'1 FORTNIGHT'",
+        => "`1 FORTNIGHT` is not a duration", "25:63", "'1 FORTNIGHT'",
         ["write a quoted positive whole number and a unit: '1 DAY', '6 HOURS'"];
     window_time_column_must_be_a_timestamp:
         "SELECT COUNT(*) AS n INTO t FROM TUMBLE(sales, Quantity, '1 DAY');", ""

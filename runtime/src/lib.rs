@@ -10,12 +10,14 @@
 //!   `postgres`).
 //! * [`cache`]: the redb database holding endpoint rows, operator state and source positions.
 //! * [`api`]: the REST server, its query language and the OpenAPI document.
+//! * [`metrics`]: process-wide counters served at `GET /metrics`.
 //! * [`app`]: the driver loop that ties a source transaction to one atomic commit.
 
 pub mod api;
 pub mod app;
 pub mod cache;
 pub mod expr;
+pub mod metrics;
 pub mod ops;
 pub mod sources;
 pub mod types;
@@ -36,7 +38,9 @@ pub mod prelude {
     pub use crate::cache::{EndpointTable, StateStore};
     pub use crate::cache::{Store, StoreError};
     pub use crate::expr::{self, EvalError};
-    pub use crate::ops::{windows, Avg, Count, GroupTable, Max, Min, Operator, Sum};
+    pub use crate::ops::{
+        ttl, windows, Avg, Count, ExpiryIndex, GroupTable, Max, Min, Operator, Sum, Watermark,
+    };
     pub use crate::reexports::serde::{Deserialize, Serialize};
     pub use crate::sources::{
         CsvTableSpec, PgConnectionSpec, PgTableSpec, SourceBatch, SourceChanges, SourceSpec,

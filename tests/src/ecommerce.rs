@@ -6,10 +6,19 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The example's three runnable statements, without INTO: what Postgres must agree with.
-pub const QUERIES: [(&str, &str); 3] = [
+/// `/daily_sales` is `TTL(TUMBLE(..., '1 DAY'), InvoiceDate, '1 DAY')`: after the sample file
+/// (one transaction) only the days whose last sale is within a day of the newest one are kept,
+/// and every row [`derived_sales`] adds is from January, long expired, so it is dropped as late
+/// (derived invoices start with `9`).
+pub const QUERIES: [(&str, &str); 4] = [
     ("/clv", "SELECT CustomerID, SUM(Quantity*UnitPrice) AS LifetimeValue FROM sales_data GROUP BY CustomerID"),
     ("/bestsellers", "SELECT StockCode, SUM(Quantity) AS BuyCount FROM sales_data GROUP BY StockCode"),
     ("/sales_by_country", "SELECT Country, SUM(Quantity * UnitPrice) AS TotalSales FROM sales_data GROUP BY Country"),
+    ("/daily_sales", "SELECT SUM(Quantity * UnitPrice) AS total_sales, \
+        date_bin('1 day', InvoiceDate, timestamp '1970-01-01') AS start, \
+        date_bin('1 day', InvoiceDate, timestamp '1970-01-01') + interval '1 day' AS \"end\" \
+        FROM sales_data WHERE InvoiceNo NOT LIKE '9%' GROUP BY 2, 3 \
+        HAVING MAX(InvoiceDate) > (SELECT MAX(InvoiceDate) FROM sales_data) - interval '1 day'"),
 ];
 
 /// The sales table as Postgres holds it.

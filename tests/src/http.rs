@@ -12,6 +12,12 @@ pub fn get(port: u16, path: &str) -> anyhow::Result<Value> {
     Ok(response.body_mut().read_json()?)
 }
 
+/// GET returning the body as text; an error for non-2xx statuses.
+pub fn get_text(port: u16, path: &str) -> anyhow::Result<String> {
+    let mut response = ureq::get(&url(port, path)).call()?;
+    Ok(response.body_mut().read_to_string()?)
+}
+
 /// POST a raw body; returns (status, JSON body) whatever the status.
 pub fn post_raw(port: u16, path: &str, body: &str) -> anyhow::Result<(u16, Value)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()

@@ -85,7 +85,7 @@ fn routes_answer_like_dozer() -> anyhow::Result<()> {
 
     // Discovery routes.
     let endpoints = get(port, "/")?;
-    assert_eq!(endpoints.as_array().map(Vec::len), Some(3));
+    assert_eq!(endpoints.as_array().map(Vec::len), Some(4));
     let openapi = get(port, "/openapi.json")?;
     assert!(
         openapi["openapi"]

@@ -191,7 +191,10 @@ fn space_items(code: &str) -> String {
     for line in code.lines() {
         let top_level = !line.starts_with(char::is_whitespace) && !line.is_empty();
         let ends_item = previous.is_some_and(|p| {
-            !p.starts_with(char::is_whitespace) && (p.ends_with('}') || p.ends_with(';'))
+            // A doc line may end in `;` too (SQL): it is not the end of an item.
+            !p.starts_with(char::is_whitespace)
+                && !p.starts_with("//")
+                && (p.ends_with('}') || p.ends_with(';'))
         });
         let both_uses = previous.is_some_and(|p| p.starts_with("use ")) && line.starts_with("use ");
         let closes = line.starts_with('}') || line.starts_with(')');

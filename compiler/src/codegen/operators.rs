@@ -4,7 +4,7 @@ use super::expr::{expr, Scope};
 use super::names::ident;
 use super::types::rust_type;
 use super::TableNames;
-use crate::plan::{AggCall, AggFunc, Body, Expr, Statement, WindowKind};
+use crate::plan::{AggCall, AggFunc, Body, Expr, Statement, Ttl, WindowKind};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -16,7 +16,9 @@ pub fn operator(
     output: &TableNames,
 ) -> TokenStream {
     match &statement.body {
-        Body::Project { filter, outputs } => project(doc, input, output, filter.as_ref(), outputs),
+        Body::Project { filter, outputs } => {
+            project(statement, doc, input, output, filter.as_ref(), outputs)
+        }
         Body::Aggregate {
             filter,
             keys,
@@ -59,6 +61,7 @@ fn filter_check(filter: Option<&Expr>, scope: &Scope, on_false: TokenStream) -> 
 }
 
 fn project(
+    statement: &Statement,
     doc: &str,
     input: &TableNames,
     output: &TableNames,
@@ -84,17 +87,61 @@ fn project(
     } else {
         quote!(change.key.clone())
     };
+    let row_fn = quote! {
+        /// The output row of one input row, or `None` when WHERE filters it out.
+        fn row(row: &#in_row) -> Result<Option<#out_row>, EvalError> {
+            #check
+            Ok(Some(#out_row { #( #fields: #values, )* }))
+        }
+    };
+    let Some(ttl) = &statement.ttl else {
+        return quote! {
+            #doc
+            #[derive(Default)]
+            pub struct #name;
+
+            impl #name {
+                #row_fn
+            }
+
+            impl Operator for #name {
+                #signature
+
+                fn on_batch(&mut self, input: &[Delta<Self::InKey, Self::In>], out: &mut Vec<Delta<Self::OutKey, Self::Out>>) -> Result<(), EvalError> {
+                    for change in input {
+                        let old = match &change.old { Some(row) => Self::row(row)?, None => None };
+                        let new = match &change.new { Some(row) => Self::row(row)?, None => None };
+                        if old != new {
+                            out.push(Delta { key: #pass_key, old, new });
+                        }
+                    }
+                    Ok(())
+                }
+            }
+        };
+    };
+    // Under TTL each output row is held until its input row expires, then deleted.
+    let time = ident(&input.fields[ttl.time_column]);
+    let (watermark_doc, watermark_new) = watermark(statement, ttl);
+    let in_key = input.key_tokens();
+    let state_name = &statement.name;
     quote! {
         #doc
-        #[derive(Default)]
-        pub struct #name;
+        pub struct #name {
+            /// Every output row, by when its input row expires.
+            live: ExpiryIndex<#in_key, #out_row>,
+            #watermark_doc
+            ttl: Watermark,
+        }
+
+        impl Default for #name {
+            fn default() -> Self {
+                #name { live: ExpiryIndex::new(#state_name), ttl: #watermark_new }
+            }
+        }
 
         impl #name {
-            /// The output row of one input row, or `None` when WHERE filters it out.
-            fn row(row: &#in_row) -> Result<Option<#out_row>, EvalError> {
-                #check
-                Ok(Some(#out_row { #( #fields: #values, )* }))
-            }
+            #row_fn
         }
 
         impl Operator for #name {
@@ -102,16 +149,52 @@ fn project(
 
             fn on_batch(&mut self, input: &[Delta<Self::InKey, Self::In>], out: &mut Vec<Delta<Self::OutKey, Self::Out>>) -> Result<(), EvalError> {
                 for change in input {
-                    let old = match &change.old { Some(row) => Self::row(row)?, None => None };
-                    let new = match &change.new { Some(row) => Self::row(row)?, None => None };
+                    let (old_in, new_in) = self.ttl.admit(change.old.as_ref(), change.new.as_ref(), |row| row.#time);
+                    let old = match old_in { Some(row) => Self::row(row)?, None => None };
+                    let new = match new_in { Some(row) => Self::row(row)?, None => None };
+                    if let (Some(row), Some(_)) = (old_in, &old) {
+                        self.live.remove(row.#time, &change.key);
+                    }
+                    if let (Some(row), Some(result)) = (new_in, &new) {
+                        self.live.insert(row.#time, #pass_key, result.clone());
+                    }
                     if old != new {
                         out.push(Delta { key: #pass_key, old, new });
                     }
                 }
                 Ok(())
             }
+
+            fn end_transaction(&mut self, out: &mut Vec<Delta<Self::OutKey, Self::Out>>) -> Result<(), EvalError> {
+                if let Some(cutoff) = self.ttl.advance() {
+                    for (key, row) in self.live.pop_expired(cutoff) {
+                        out.push(Delta::delete(key, row));
+                    }
+                }
+                Ok(())
+            }
+
+            fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+                self.live.checkpoint(txn)?;
+                self.ttl.checkpoint(txn)
+            }
+
+            fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+                self.live.restore(txn)?;
+                self.ttl.restore(txn)
+            }
         }
     }
+}
+
+/// The doc comment and constructor of a TTL'd statement's watermark.
+fn watermark(statement: &Statement, ttl: &Ttl) -> (TokenStream, TokenStream) {
+    let doc = super::doc(
+        "The source's watermark: rows at or before it minus the TTL have expired, and later \
+         changes to them are dropped as late.",
+    );
+    let (name, duration) = (&statement.name, duration(ttl.duration_us));
+    (doc, quote!(Watermark::new(#name, #duration)))
 }
 
 /// The accumulator type of one aggregate call.
@@ -190,14 +273,24 @@ fn aggregate(
     };
     let state_name = &statement.name;
     let signature = signature(input, output);
+    let update = match &statement.ttl {
+        Some(ttl) => {
+            let time = ident(&input.fields[ttl.time_column]);
+            quote!(self.groups.update_expiring(key, row.#time, weight, |aggs| {
+                #( #updates )*
+                Ok(())
+            })?;)
+        }
+        None => quote!(self.groups.update(key, weight, |aggs| {
+            #( #updates )*
+            Ok(())
+        })?;),
+    };
     let per_row = quote! {
         #check
         let key = (#( #key_values, )*);
         #( #arg_values )*
-        self.groups.update(key, weight, |aggs| {
-            #( #updates )*
-            Ok(())
-        })?;
+        #update
     };
     // Each input row counts once in every window it falls in.
     let per_row = match &statement.window {
@@ -217,6 +310,45 @@ fn aggregate(
         }
         None => per_row,
     };
+    // Under TTL: late halves of changes are dropped, and groups expire with their rows.
+    let (ttl_field, ttl_new, rows, end_transaction, ttl_checkpoint, ttl_restore) = match &statement
+        .ttl
+    {
+        Some(ttl) => {
+            let time = ident(&input.fields[ttl.time_column]);
+            let (watermark_doc, watermark_new) = watermark(statement, ttl);
+            (
+                quote!(#watermark_doc ttl: Watermark,),
+                quote!(ttl: #watermark_new,),
+                quote! {
+                    let (old, new) = self.ttl.admit(change.old.as_ref(), change.new.as_ref(), |row| row.#time);
+                    for (row, weight) in ttl::weighted(old, new)
+                },
+                quote! {
+                    fn end_transaction(&mut self, out: &mut Vec<Delta<Self::OutKey, Self::Out>>) -> Result<(), EvalError> {
+                        match self.ttl.advance() {
+                            Some(cutoff) => self.groups.expire(cutoff, out),
+                            None => Ok(()),
+                        }
+                    }
+                },
+                quote!(self.ttl.checkpoint(txn)?;),
+                quote!(self.ttl.restore(txn)?;),
+            )
+        }
+        None => (
+            quote!(),
+            quote!(),
+            quote!(for (row, weight) in change.weighted()),
+            quote!(),
+            quote!(),
+            quote!(),
+        ),
+    };
+    let constructor = match &statement.ttl {
+        Some(_) => quote!(#constructor.expiring(#state_name)),
+        None => constructor,
+    };
     quote! {
         #aggs_doc
         pub type #aggs_alias = (#( #accumulators, )*);
@@ -224,11 +356,12 @@ fn aggregate(
         #doc
         pub struct #name {
             groups: GroupTable<#key_type, #aggs_type, #out_row>,
+            #ttl_field
         }
 
         impl Default for #name {
             fn default() -> Self {
-                #name { groups: #constructor }
+                #name { groups: #constructor, #ttl_new }
             }
         }
 
@@ -246,19 +379,23 @@ fn aggregate(
 
             fn on_batch(&mut self, input: &[Delta<Self::InKey, Self::In>], out: &mut Vec<Delta<Self::OutKey, Self::Out>>) -> Result<(), EvalError> {
                 for change in input {
-                    for (row, weight) in change.weighted() {
+                    #rows {
                         #per_row
                     }
                 }
                 self.groups.drain_changes(out)
             }
 
+            #end_transaction
+
             fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-                self.groups.checkpoint(&mut StateStore::open(txn, #state_name)?)
+                #ttl_checkpoint
+                self.groups.checkpoint(txn, #state_name)
             }
 
             fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-                self.groups.restore(&StateStore::open(txn, #state_name)?)
+                #ttl_restore
+                self.groups.restore(txn, #state_name)
             }
         }
     }

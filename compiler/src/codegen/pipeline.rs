@@ -71,6 +71,25 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
         }
     });
     let per_source = (0..p.sources.len()).map(|i| apply_source(p, names, i));
+    let ends: Vec<(usize, TokenStream)> = (0..p.sources.len())
+        .filter_map(|i| end_source(p, names, i).map(|end| (i, end)))
+        .collect();
+    let end_fn = (!ends.is_empty()).then(|| {
+        let arms = ends.iter().map(|(i, _)| {
+            let method = format_ident!("end_{}", names.sources[*i].var);
+            let i = proc_macro2::Literal::usize_unsuffixed(*i);
+            quote!(#i => self.#method(txn),)
+        });
+        quote! {
+            fn end_transaction(&mut self, source: usize, txn: &WriteTransaction) -> Result<(), PipelineError> {
+                match source {
+                    #( #arms )*
+                    _ => Ok(()),
+                }
+            }
+        }
+    });
+    let end_methods = ends.iter().map(|(_, end)| end);
 
     quote! {
         use crate::endpoints;
@@ -113,10 +132,13 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
                     _ => Ok(()),
                 }
             }
+
+            #end_fn
         }
 
         impl Pipeline {
             #( #per_source )*
+            #( #end_methods )*
         }
     }
 }
@@ -154,6 +176,53 @@ fn apply_source(p: &Pipeline, names: &Names, source: usize) -> TokenStream {
             Ok(())
         }
     }
+}
+
+/// `end_<source>`, if statements read `source` under TTL: when a transaction of the source ends,
+/// they advance their watermark and purge what expired, and the purges flow downstream.
+fn end_source(p: &Pipeline, names: &Names, source: usize) -> Option<TokenStream> {
+    let mut expiring = Vec::new();
+    let mut body = Vec::new();
+    for s in p.downstream_of(source) {
+        let statement = &p.statements[s];
+        let out = ident(&names.statements[s].var);
+        let name = &statement.name;
+        let step = match statement.input {
+            Input::Source(_) if statement.ttl.is_some() => quote! {
+                self.#out.end_transaction(&mut #out).map_err(PipelineError::eval(#name))?;
+            },
+            Input::Statement(i) if expiring.contains(&i) => {
+                let input = ident(&names.statements[i].var);
+                quote! {
+                    self.#out.on_batch(&#input, &mut #out).map_err(PipelineError::eval(#name))?;
+                }
+            }
+            _ => continue,
+        };
+        expiring.push(s);
+        body.push(quote! {
+            let mut #out = Vec::new();
+            #step
+            self.#out.checkpoint(txn)?;
+        });
+        body.push(write_endpoints(p, names, Input::Statement(s), &out));
+    }
+    if expiring.is_empty() {
+        return None;
+    }
+    let method = format_ident!("end_{}", names.sources[source].var);
+    let doc = super::doc(&format!(
+        "Ends one transaction of source `{}`: its TTL'd statements purge what expired, and \
+         the purges flow on to the statements and endpoints that read them.",
+        p.sources[source].name
+    ));
+    Some(quote! {
+        #doc
+        fn #method(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+            #( #body )*
+            Ok(())
+        }
+    })
 }
 
 /// `connections.rs` of the emitted crate, for pipelines with Postgres sources: where each

@@ -236,7 +236,7 @@ fn sources(loaded: &LoadedConfig) -> Result<(), CompileError> {
 }
 
 /// Paths the REST server uses itself.
-const RESERVED_PATHS: [&str; 2] = ["/health", "/openapi.json"];
+const RESERVED_PATHS: [&str; 3] = ["/health", "/metrics", "/openapi.json"];
 
 /// Routes every endpoint serves below its own path.
 const SUB_ROUTES: [&str; 2] = ["query", "count"];
@@ -291,7 +291,7 @@ fn endpoints(loaded: &LoadedConfig) -> Result<(), CompileError> {
             return fail(
                 format!("endpoint path `{path}` is reserved"),
                 "reserved path",
-                "`/health` and `/openapi.json` are served by every pipeline; choose another path"
+                "`/health`, `/metrics` and `/openapi.json` are served by every pipeline; choose another path"
                     .to_string(),
             );
         }

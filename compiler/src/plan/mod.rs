@@ -134,6 +134,15 @@ pub enum WindowKind {
     Hop { hop_us: i64, size_us: i64 },
 }
 
+/// `FROM TTL(rel, ts, 'duration')`: rows of the source expire once
+/// `ts <= watermark - duration` (GUIDE §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ttl {
+    /// The source column holding each row's event time.
+    pub time_column: usize,
+    pub duration_us: i64,
+}
+
 /// One `SELECT ... INTO` statement, bound and typed.
 #[derive(Clone, Debug)]
 pub struct Statement {
@@ -146,6 +155,8 @@ pub struct Statement {
     /// `FROM TUMBLE(...)` / `FROM HOP(...)`: column indexes at and after the input's column
     /// count are `window_start` and `window_end`.
     pub window: Option<Window>,
+    /// `FROM TTL(...)`, around the source or its window; the input is then a source.
+    pub ttl: Option<Ttl>,
     pub columns: Vec<Column>,
     pub key: TableKey,
     pub body: Body,
@@ -259,6 +270,9 @@ impl Pipeline {
         {
             if let Some(window) = &statement.window {
                 used.insert(window.time_column);
+            }
+            if let Some(ttl) = &statement.ttl {
+                used.insert(ttl.time_column);
             }
         }
         // Postgres rows are keyed by their primary key: always decoded.

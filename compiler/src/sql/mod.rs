@@ -11,6 +11,7 @@ mod endpoints;
 mod expr;
 mod locate;
 mod statement;
+mod ttl;
 mod window;
 
 pub use locate::SqlSource;

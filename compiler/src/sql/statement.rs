@@ -2,11 +2,12 @@
 
 use super::aggregate::{aggregate_name, AggregateScope};
 use super::expr::Binder;
-use super::{window, SqlSource};
+use super::{ttl, window, SqlSource};
 use crate::diagnostics::closest;
 use crate::diagnostics::CompileError;
 use crate::plan::{
-    Body, Column, Expr, ExprKind, Input, Pipeline, SourceKind, SqlType, Statement, TableKey, Window,
+    Body, Column, Expr, ExprKind, Input, Pipeline, SourceKind, SqlType, Statement, TableKey, Ttl,
+    Window,
 };
 use sqlparser::ast::{self, Spanned};
 
@@ -65,7 +66,12 @@ pub fn bind(
         ));
     }
     let name = output_name(src, select, pipeline)?;
-    let (input, alias, window) = input_table(src, select, pipeline)?;
+    let From {
+        input,
+        alias,
+        window,
+        ttl,
+    } = input_table(src, select, pipeline)?;
     // A window's relation: the input's columns, then window_start and window_end.
     let mut columns = pipeline.columns(input).to_vec();
     let input_columns = columns.len();
@@ -296,6 +302,7 @@ pub fn bind(
         line: src.config_line(query.span()),
         input,
         window,
+        ttl,
         columns: out_columns,
         key,
         body,
@@ -355,11 +362,19 @@ fn output_name(
     Ok(name)
 }
 
+/// What FROM reads: a table, or a table function over one.
+struct From {
+    input: Input,
+    alias: Option<String>,
+    window: Option<Window>,
+    ttl: Option<Ttl>,
+}
+
 fn input_table(
     src: &SqlSource,
     select: &ast::Select,
     pipeline: &Pipeline,
-) -> Result<(Input, Option<String>, Option<Window>), CompileError> {
+) -> Result<From, CompileError> {
     let [from] = select.from.as_slice() else {
         let span = select.from.get(1).map_or(select.span(), |f| f.span());
         return Err(src
@@ -385,41 +400,55 @@ fn input_table(
     let Some(args) = args else {
         let quoted = matches!(name.0.last(), Some(ast::ObjectNamePart::Identifier(i)) if i.quote_style.is_some());
         let input = resolve_table(src, pipeline, &name.to_string(), quoted, name.span())?;
-        return Ok((input, alias, None));
+        return Ok(From {
+            input,
+            alias,
+            window: None,
+            ttl: None,
+        });
     };
     let function = name.to_string();
-    if !["TUMBLE", "HOP"]
-        .iter()
-        .any(|f| f.eq_ignore_ascii_case(&function))
-    {
-        let help = if function.eq_ignore_ascii_case("TTL") {
-            "TTL windows are coming; aggregate over TUMBLE(...) or HOP(...) without TTL for now"
-        } else {
-            "the table functions are TUMBLE(table, time, 'size') and HOP(table, time, 'hop', 'size')"
-        };
-        return Err(src
-            .error(
-                from.relation.span(),
-                format!("table function `{function}` is not supported yet"),
-                "not supported",
-            )
-            .with_help(help));
-    }
-    let mut input = None;
-    let window = window::parse(src, &function, &from.relation, &args.args, |table| {
-        let found = resolve_table(
+    let resolve = |table: &ast::Ident| {
+        resolve_table(
             src,
             pipeline,
             &table.value,
             table.quote_style.is_some(),
             table.span,
-        )?;
+        )
+    };
+    if function.eq_ignore_ascii_case("TTL") {
+        let relation = ttl::parse(src, pipeline, from.relation.span(), &args.args, resolve)?;
+        return Ok(From {
+            input: relation.input,
+            alias,
+            window: relation.window,
+            ttl: Some(relation.ttl),
+        });
+    }
+    if !ttl::is_window(&function) {
+        return Err(src
+            .error(
+                from.relation.span(),
+                format!("table function `{function}` is not supported"),
+                "not supported",
+            )
+            .with_help("the table functions are TUMBLE(table, time, 'size'), HOP(table, time, 'hop', 'size') and TTL(table or window, time, 'duration')"));
+    }
+    let mut input = None;
+    let window = window::parse(src, &function, from.relation.span(), &args.args, |table| {
+        let found = resolve(table)?;
         input = Some(found);
         Ok(pipeline.columns(found).to_vec())
     })?;
     let input =
         input.ok_or_else(|| CompileError::new("internal: the windowed table was not resolved"))?;
-    Ok((input, alias, Some(window)))
+    Ok(From {
+        input,
+        alias,
+        window: Some(window),
+        ttl: None,
+    })
 }
 
 /// The source or earlier result named `text` (as written; `quoted` names match exactly).

@@ -6,16 +6,17 @@ use super::SqlSource;
 use crate::diagnostics::CompileError;
 use crate::plan::{Column, SqlType, Window, WindowKind};
 use sqlparser::ast::{self, Spanned};
+use sqlparser::tokenizer::Span;
 
 /// The columns a window adds to its relation.
 pub const WINDOW_COLUMNS: [&str; 2] = ["window_start", "window_end"];
 
-/// Parses the arguments of `TUMBLE(...)` or `HOP(...)`; `columns_of` resolves the named table
-/// to its columns (or an error when it is unknown).
+/// Parses the arguments of `TUMBLE(...)` or `HOP(...)` (the call is at `call`); `columns_of`
+/// resolves the named table to its columns (or an error when it is unknown).
 pub fn parse<'a>(
     src: &SqlSource,
     function: &str,
-    call: &'a ast::TableFactor,
+    call: Span,
     args: &'a [ast::FunctionArg],
     columns_of: impl FnOnce(&'a ast::Ident) -> Result<Vec<Column>, CompileError>,
 ) -> Result<Window, CompileError> {
@@ -29,7 +30,7 @@ pub fn parse<'a>(
     if args.len() != expected {
         return Err(src
             .error(
-                call.span(),
+                call,
                 format!(
                     "{} takes {expected} arguments, found {}",
                     function.to_uppercase(),
@@ -44,33 +45,7 @@ pub fn parse<'a>(
     let table = identifier(src, &args[0], "the table to window", shape)?;
     let time = identifier(src, &args[1], "the time column", shape)?;
     let columns = columns_of(table)?;
-    let time_column = columns
-        .iter()
-        .position(|c| c.name.eq_ignore_ascii_case(&time.value))
-        .ok_or_else(|| {
-            let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-            src.error(
-                time.span,
-                format!("`{}` has no column `{}`", table.value, time.value),
-                "unknown column",
-            )
-            .with_help(format!("its columns are: {}", names.join(", ")))
-        })?;
-    if columns[time_column].ty != SqlType::Timestamp {
-        return Err(src
-            .error(
-                time.span,
-                format!(
-                    "the time column of a window must be a Timestamp; `{}` is {}",
-                    columns[time_column].name,
-                    columns[time_column].ty.with_article()
-                ),
-                "not a timestamp",
-            )
-            .with_help(
-                "declare it as Timestamp in the source's schema, or window by another column",
-            ));
-    }
+    let time_column = time_column(src, &table.value, &columns, time, "a window")?;
     let size_arg = &args[expected - 1];
     let size = duration(src, size_arg)?;
     let kind = if hop {
@@ -94,6 +69,52 @@ pub fn parse<'a>(
     Ok(Window { kind, time_column })
 }
 
+/// The index of the column `time` of `table`, which must be a timestamp: the event time of
+/// `what` ("a window", "TTL").
+pub fn time_column(
+    src: &SqlSource,
+    table: &str,
+    columns: &[Column],
+    time: &ast::Ident,
+    what: &str,
+) -> Result<usize, CompileError> {
+    let found = columns
+        .iter()
+        .position(|c| c.name.eq_ignore_ascii_case(&time.value))
+        .ok_or_else(|| {
+            let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+            let err = src.error(
+                time.span,
+                format!("`{table}` has no column `{}`", time.value),
+                "unknown column",
+            );
+            if WINDOW_COLUMNS.iter().any(|w| w.eq_ignore_ascii_case(&time.value)) {
+                err.with_help(format!(
+                    "the time of {what} is a column of `{table}` itself, such as the one the window is over; its columns are: {}",
+                    names.join(", ")
+                ))
+            } else {
+                err.with_help(format!("its columns are: {}", names.join(", ")))
+            }
+        })?;
+    if columns[found].ty != SqlType::Timestamp {
+        return Err(src
+            .error(
+                time.span,
+                format!(
+                    "the time column of {what} must be a Timestamp; `{}` is {}",
+                    columns[found].name,
+                    columns[found].ty.with_article()
+                ),
+                "not a timestamp",
+            )
+            .with_help(format!(
+                "declare it as Timestamp in the source's schema, or use another column for {what}"
+            )));
+    }
+    Ok(found)
+}
+
 /// The two columns a window adds (never NULL: rows without a time are in no window).
 pub fn columns() -> [Column; 2] {
     WINDOW_COLUMNS.map(|name| Column {
@@ -107,7 +128,7 @@ fn arg_span(arg: &ast::FunctionArg) -> sqlparser::tokenizer::Span {
     arg.span()
 }
 
-fn identifier<'a>(
+pub fn identifier<'a>(
     src: &SqlSource,
     arg: &'a ast::FunctionArg,
     what: &str,
@@ -128,9 +149,9 @@ fn identifier<'a>(
 }
 
 /// `'<n> MILLISECOND(S)|SECOND(S)|MINUTE(S)|HOUR(S)|DAY(S)'` in microseconds.
-fn duration(src: &SqlSource, arg: &ast::FunctionArg) -> Result<i64, CompileError> {
+pub fn duration(src: &SqlSource, arg: &ast::FunctionArg) -> Result<i64, CompileError> {
     let bad = |found: &str| {
-        src.error(arg.span(), format!("`{found}` is not a window duration"), "bad duration")
+        src.error(arg.span(), format!("`{found}` is not a duration"), "bad duration")
             .with_help("write a quoted positive whole number and a unit: '1 DAY', '6 HOURS', '30 MINUTES', '10 SECONDS', '500 MILLISECONDS'")
     };
     let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Value(value))) = arg else {

@@ -1,5 +1,5 @@
-//! The REST server: Dozer's routes over every endpoint, plus `/health`, `/` and
-//! `/openapi.json`.
+//! The REST server: Dozer's routes over every endpoint, plus `/health`, `/metrics`, `/`
+//! and `/openapi.json`.
 //!
 //! Every response, errors included, is JSON and carries `x-dozer-position`, so that a client
 //! can tell how far the pipeline had got. Request bodies are decoded here rather than by axum's
@@ -40,13 +40,22 @@ type Endpoint = Arc<dyn EndpointApi>;
 /// `GET /p/{id}`, `POST /p/query` and `POST /p/count` (body: the query language).
 ///
 /// # Panics
-/// If two endpoints share a path, or a path is `/`, `/health` or `/openapi.json` (axum refuses
+/// If two endpoints share a path, or a path is `/`, `/health`, `/metrics` or `/openapi.json` (axum refuses
 /// overlapping routes): `dozerc` rejects such configs before generating code.
 pub fn router(state: ApiState) -> Router {
     let document = Bytes::from(openapi::document(state.app_name, &state.endpoints).to_string());
     let mut router = Router::new()
         .route("/", get(list_endpoints))
         .route("/health", get(health))
+        .route(
+            "/metrics",
+            get(|| async {
+                (
+                    [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    crate::metrics::render(),
+                )
+            }),
+        )
         .with_state(state.clone())
         .route(
             "/openapi.json",
@@ -140,6 +149,10 @@ async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> 
             .map(|(name, progress)| (name.clone(), json!(format_lsn(progress.applied()))))
             .collect();
         body["postgres"] = Value::Object(lsns);
+    }
+    let late = crate::metrics::late_changes();
+    if !late.is_empty() {
+        body["late_changes"] = json!(late);
     }
     Ok(Json(body))
 }

@@ -7,7 +7,7 @@ use crate::cache::store::{bump_position, write_source_lsn};
 use crate::cache::{Store, StoreError};
 use crate::sources::{format_lsn, FileSource, LsnProgress, RowChange, SourceBatch};
 use redb::WriteTransaction;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -57,6 +57,8 @@ pub(crate) struct PostgresFeed {
 struct OpenTxn {
     connection: usize,
     txn: WriteTransaction,
+    /// The sources it changed: each ends a transaction at the commit.
+    sources: BTreeSet<usize>,
     rows: usize,
     started: Instant,
 }
@@ -147,6 +149,7 @@ impl<P: Pipeline> Driver<P> {
                     None => OpenTxn {
                         connection,
                         txn: self.store.begin_write()?,
+                        sources: BTreeSet::new(),
                         rows: 0,
                         started: Instant::now(),
                     },
@@ -160,6 +163,7 @@ impl<P: Pipeline> Driver<P> {
                     by_source.entry(source).or_default().push(change);
                 }
                 for (source, rows) in by_source {
+                    current.sources.insert(source);
                     self.pipeline
                         .apply(source, SourceBatch::Rows(rows), &current.txn)?;
                 }
@@ -178,6 +182,9 @@ impl<P: Pipeline> Driver<P> {
             return Err(PipelineError::Internal("no Postgres feed".into()));
         };
         let (name, progress) = &feed.connections[open.connection];
+        for &source in &open.sources {
+            self.pipeline.end_transaction(source, &open.txn)?;
+        }
         write_source_lsn(&open.txn, name, end)?;
         let position = bump_position(&open.txn)?;
         open.txn.commit().map_err(StoreError::from)?;
@@ -222,6 +229,7 @@ impl<P: Pipeline> Driver<P> {
                 let (seq, rows) = source.read(&path, |chunk| {
                     pipeline.apply(*index, SourceBatch::Files(chunk), &txn)
                 })?;
+                pipeline.end_transaction(*index, &txn)?;
                 source.mark_ingested(&txn, &path, seq, rows)?;
                 let position = bump_position(&txn)?;
                 txn.commit().map_err(StoreError::from)?;

@@ -63,6 +63,16 @@ pub trait Pipeline: Sized + Send + 'static {
         changes: SourceBatch,
         txn: &WriteTransaction,
     ) -> Result<(), PipelineError>;
+
+    /// Ends one transaction of `source`, after its last [`apply`](Self::apply): TTL'd
+    /// statements advance their watermark and purge what expired (GUIDE §2).
+    fn end_transaction(
+        &mut self,
+        _source: usize,
+        _txn: &WriteTransaction,
+    ) -> Result<(), PipelineError> {
+        Ok(())
+    }
 }
 
 /// Why the pipeline stopped.

@@ -1,8 +1,10 @@
 //! `GroupTable`: the state of one GROUP BY, with net-change output and incremental checkpoints.
 
+use super::expiry::ExpiryIndex;
 use crate::cache::{StateStore, StoreError};
 use crate::expr::EvalError;
-use crate::types::{Delta, TableKey};
+use crate::types::{Delta, TableKey, Timestamp};
+use redb::WriteTransaction;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
@@ -28,6 +30,15 @@ pub struct GroupTable<K, A, O> {
     project: Project<K, A, O>,
     /// Without GROUP BY there is one group, and it exists even over no rows (as in Postgres).
     global: bool,
+    /// Over a TTL'd relation: when each group's rows expire.
+    expiry: Option<GroupExpiry<K>>,
+}
+
+/// The rows of each group by expiry time, and how many of each group's rows have not expired.
+/// A group is purged when its last row expires (GUIDE §2).
+struct GroupExpiry<K> {
+    index: ExpiryIndex<K, i64>,
+    live: HashMap<K, i64>,
 }
 
 impl<K, A, O> GroupTable<K, A, O>
@@ -43,7 +54,18 @@ where
             dirty: HashSet::new(),
             project,
             global: false,
+            expiry: None,
         }
+    }
+
+    /// Groups over `TTL(...)`: rows are added with [`update_expiring`](Self::update_expiring)
+    /// and [`expire`](Self::expire) purges the groups whose rows have all expired.
+    pub fn expiring(mut self, statement: &'static str) -> Self {
+        self.expiry = Some(GroupExpiry {
+            index: ExpiryIndex::new(statement),
+            live: HashMap::new(),
+        });
+        self
     }
 
     /// An aggregation without GROUP BY: exactly one output row, whatever the input.
@@ -88,12 +110,7 @@ where
         apply: impl FnOnce(&mut A) -> Result<(), EvalError>,
     ) -> Result<(), EvalError> {
         if !self.touched.contains_key(&key) {
-            // Equal keys can differ in form (Decimal 1.0 and 1.00, Float -0 and 0): the stored
-            // key stays the group's identity, so cache and state rows are always found again.
-            let canonical = self
-                .groups
-                .get_key_value(&key)
-                .map_or_else(|| key.clone(), |(k, _)| k.clone());
+            let canonical = self.canonical(&key);
             let before = self.output_of(&canonical)?;
             self.touched.insert(canonical.clone(), before);
             self.dirty.insert(canonical);
@@ -101,6 +118,65 @@ where
         let group = self.groups.entry(key).or_default();
         group.rows += weight;
         apply(&mut group.aggs)
+    }
+
+    /// Equal keys can differ in form (Decimal 1.0 and 1.00, Float -0 and 0): the stored key
+    /// stays the group's identity, so cache and state rows are always found again.
+    fn canonical(&self, key: &K) -> K {
+        self.groups
+            .get_key_value(key)
+            .map_or_else(|| key.clone(), |(k, _)| k.clone())
+    }
+
+    /// [`update`](Self::update) for a row of a TTL'd relation whose TTL column is `time`.
+    pub fn update_expiring(
+        &mut self,
+        key: K,
+        time: Option<Timestamp>,
+        weight: i64,
+        apply: impl FnOnce(&mut A) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        let canonical = self.canonical(&key);
+        if let Some(expiry) = &mut self.expiry {
+            expiry.index.add(time, canonical.clone(), weight);
+            let live = expiry.live.entry(canonical.clone()).or_insert(0);
+            *live += weight;
+            if *live == 0 {
+                expiry.live.remove(&canonical);
+            }
+        }
+        self.update(canonical, weight, apply)
+    }
+
+    /// Evicts the rows that expire at or before `cutoff` (µs) and purges every group left
+    /// without a live row: its result row is deleted (a Delete in `out`). Expiry never changes a
+    /// result value; the one group of an aggregation without GROUP BY is never purged.
+    pub fn expire(&mut self, cutoff: i64, out: &mut Vec<Delta<K, O>>) -> Result<(), EvalError> {
+        let Some(expiry) = &mut self.expiry else {
+            return Ok(());
+        };
+        let mut purged = Vec::new();
+        for (key, rows) in expiry.index.pop_expired(cutoff) {
+            let live = expiry.live.entry(key.clone()).or_insert(0);
+            *live -= rows;
+            if *live <= 0 {
+                expiry.live.remove(&key);
+                purged.push(key);
+            }
+        }
+        if self.global {
+            return Ok(());
+        }
+        for key in purged {
+            let before = self.output_of(&key)?;
+            if self.groups.remove(&key).is_some() {
+                self.dirty.insert(key.clone());
+            }
+            if let Some(row) = before {
+                out.push(Delta::delete(key, row));
+            }
+        }
+        Ok(())
     }
 
     /// Emits one net change per group touched since the last call, dropping empty groups.
@@ -126,21 +202,39 @@ where
         Ok(())
     }
 
-    /// Writes the groups changed since the last checkpoint into `store` (same transaction as
-    /// the cache rows and the source position).
-    pub fn checkpoint(&mut self, store: &mut StateStore<'_>) -> Result<(), StoreError> {
-        for key in self.dirty.drain() {
-            match self.groups.get(&key) {
-                Some(group) => store.put(&key, group)?,
-                None => store.remove(&key)?,
+    /// Writes the groups changed since the last checkpoint into `state/<statement>` (same
+    /// transaction as the cache rows and the source position).
+    pub fn checkpoint(
+        &mut self,
+        txn: &WriteTransaction,
+        statement: &str,
+    ) -> Result<(), StoreError> {
+        if !self.dirty.is_empty() {
+            let mut store = StateStore::open(txn, statement)?;
+            for key in self.dirty.drain() {
+                match self.groups.get(&key) {
+                    Some(group) => store.put(&key, group)?,
+                    None => store.remove(&key)?,
+                }
             }
+        }
+        if let Some(expiry) = &mut self.expiry {
+            expiry.index.checkpoint(txn)?;
         }
         Ok(())
     }
 
     /// Loads every group saved by [`checkpoint`](Self::checkpoint).
-    pub fn restore(&mut self, store: &StateStore<'_>) -> Result<(), StoreError> {
+    pub fn restore(&mut self, txn: &WriteTransaction, statement: &str) -> Result<(), StoreError> {
+        let store = StateStore::open(txn, statement)?;
         self.groups = store.load_all::<K, Group<A>>()?.into_iter().collect();
+        if let Some(expiry) = &mut self.expiry {
+            expiry.index.restore(txn)?;
+            expiry.live.clear();
+            for (key, rows) in expiry.index.iter() {
+                *expiry.live.entry(key.clone()).or_insert(0) += rows;
+            }
+        }
         if self.global && !self.groups.is_empty() {
             // The global row was emitted before the restart: nothing is pending.
             self.touched.clear();
@@ -154,6 +248,7 @@ where
 mod tests {
     use super::*;
     use crate::ops::Sum;
+    use crate::types::Timestamp;
 
     type Key = (Option<String>,);
     fn project(key: &Key, aggs: &(Sum<i64>,)) -> Result<Option<(Key, Option<i64>)>, EvalError> {
@@ -224,6 +319,36 @@ mod tests {
             }],
             "the row stays"
         );
+    }
+
+    #[test]
+    fn a_group_is_purged_when_its_last_live_row_expires() {
+        let mut t: GroupTable<Key, (Sum<i64>,), _> = GroupTable::new(project).expiring("g");
+        let at = |us| Timestamp::from_timestamp_micros(us);
+        let (uk, fr) = ((Some("UK".to_string()),), (Some("FR".to_string()),));
+        for (key, time, q) in [(&uk, 10, 1), (&uk, 30, 2), (&fr, 20, 5), (&fr, 25, 6)] {
+            t.update_expiring(key.clone(), at(time), 1, |(s,)| s.add(Some(q), 1))
+                .unwrap();
+        }
+        // FR's later row is deleted while live: FR now lives only as long as its row at 20.
+        t.update_expiring(fr.clone(), at(25), -1, |(s,)| s.add(Some(6), -1))
+            .unwrap();
+        let mut out = Vec::new();
+        t.drain_changes(&mut out).unwrap();
+        out.clear();
+
+        t.expire(20, &mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![Delta::delete(fr.clone(), (fr, Some(5)))],
+            "FR's rows have all expired; UK keeps its value although its row at 10 expired"
+        );
+        out.clear();
+        t.expire(29, &mut out).unwrap();
+        assert!(out.is_empty());
+        t.expire(30, &mut out).unwrap();
+        assert_eq!(out, vec![Delta::delete(uk.clone(), (uk, Some(3)))]);
+        assert!(t.is_empty());
     }
 
     #[test]

@@ -5,10 +5,14 @@
 //! change per output key once per batch.
 
 mod aggregates;
+mod expiry;
 mod group;
 mod operator;
+pub mod ttl;
 pub mod windows;
 
 pub use aggregates::{Avg, Count, Max, Min, Sum, SumValue};
+pub use expiry::ExpiryIndex;
 pub use group::GroupTable;
 pub use operator::Operator;
+pub use ttl::Watermark;

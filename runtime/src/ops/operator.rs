@@ -19,6 +19,15 @@ pub trait Operator {
         out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
     ) -> Result<(), EvalError>;
 
+    /// Called once when a transaction of the operator's source ends, after its last batch: a
+    /// TTL'd operator advances its watermark here and emits the purges it causes.
+    fn end_transaction(
+        &mut self,
+        _out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
+    ) -> Result<(), EvalError> {
+        Ok(())
+    }
+
     /// Writes state changed since the last checkpoint into the commit's transaction.
     fn checkpoint(&mut self, _txn: &WriteTransaction) -> Result<(), StoreError> {
         Ok(())

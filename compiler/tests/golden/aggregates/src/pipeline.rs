@@ -34,7 +34,6 @@ pub type CountryStatsAggs = (
 /// WHERE Quantity > 0 AND InvoiceDate >= '2011-01-01'
 /// GROUP BY Country
 /// HAVING COUNT(*) > 1;
-
 /// ```
 /// (dozer-config.yaml, line 27)
 pub struct CountryStats {
@@ -139,10 +138,10 @@ impl Operator for CountryStats {
         self.groups.drain_changes(out)
     }
     fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.checkpoint(&mut StateStore::open(txn, "country_stats")?)
+        self.groups.checkpoint(txn, "country_stats")
     }
     fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.restore(&StateStore::open(txn, "country_stats")?)
+        self.groups.restore(txn, "country_stats")
     }
 }
 
@@ -157,7 +156,6 @@ pub type CustomerDiscountsAggs = (Max<Float>,);
 /// INTO customer_discounts
 /// FROM sales
 /// GROUP BY Country, CustomerID;
-
 /// ```
 /// (dozer-config.yaml, line 38)
 pub struct CustomerDiscounts {
@@ -221,10 +219,10 @@ impl Operator for CustomerDiscounts {
         self.groups.drain_changes(out)
     }
     fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.checkpoint(&mut StateStore::open(txn, "customer_discounts")?)
+        self.groups.checkpoint(txn, "customer_discounts")
     }
     fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.restore(&StateStore::open(txn, "customer_discounts")?)
+        self.groups.restore(txn, "customer_discounts")
     }
 }
 
@@ -238,7 +236,6 @@ pub type TotalsAggs = (Count, Sum<Decimal>);
 /// SELECT COUNT(*) AS orders, SUM(Quantity * UnitPrice) AS revenue
 /// INTO totals
 /// FROM sales;
-
 /// ```
 /// (dozer-config.yaml, line 43)
 pub struct Totals {
@@ -301,10 +298,10 @@ impl Operator for Totals {
         self.groups.drain_changes(out)
     }
     fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.checkpoint(&mut StateStore::open(txn, "totals")?)
+        self.groups.checkpoint(txn, "totals")
     }
     fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.restore(&StateStore::open(txn, "totals")?)
+        self.groups.restore(txn, "totals")
     }
 }
 

@@ -13,7 +13,6 @@ pub type BigOrdersKey = (Option<String>, Option<i64>);
 /// INTO big_orders
 /// FROM orders
 /// WHERE amount > 100;
-
 /// ```
 /// (dozer-config.yaml, line 18)
 #[derive(Default)]
@@ -82,7 +81,6 @@ pub type PerRegionAggs = (Sum<Decimal>, Count);
 /// INTO per_region
 /// FROM orders
 /// GROUP BY region;
-
 /// ```
 /// (dozer-config.yaml, line 23)
 pub struct PerRegion {
@@ -143,10 +141,10 @@ impl Operator for PerRegion {
         self.groups.drain_changes(out)
     }
     fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.checkpoint(&mut StateStore::open(txn, "per_region")?)
+        self.groups.checkpoint(txn, "per_region")
     }
     fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.restore(&StateStore::open(txn, "per_region")?)
+        self.groups.restore(txn, "per_region")
     }
 }
 
@@ -161,7 +159,6 @@ pub type PageViewsAggs = (Count,);
 /// INTO page_views
 /// FROM clicks
 /// GROUP BY page;
-
 /// ```
 /// (dozer-config.yaml, line 28)
 pub struct PageViews {
@@ -219,10 +216,10 @@ impl Operator for PageViews {
         self.groups.drain_changes(out)
     }
     fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.checkpoint(&mut StateStore::open(txn, "page_views")?)
+        self.groups.checkpoint(txn, "page_views")
     }
     fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.restore(&StateStore::open(txn, "page_views")?)
+        self.groups.restore(txn, "page_views")
     }
 }
 

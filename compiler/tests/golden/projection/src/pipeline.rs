@@ -12,7 +12,6 @@ use dozer_runtime::prelude::*;
 /// FROM sales
 /// WHERE Quantity >= 10 AND (Country = 'United Kingdom' OR Country = 'Côte d''Ivoire')
 ///   AND NOT (UnitPrice < 1.5);
-
 /// ```
 /// (dozer-config.yaml, line 25)
 #[derive(Default)]
@@ -90,7 +89,6 @@ pub type PerCustomerAggs = (Sum<i64>,);
 /// INTO per_customer
 /// FROM sales
 /// GROUP BY CustomerID;
-
 /// ```
 /// (dozer-config.yaml, line 32)
 pub struct PerCustomer {
@@ -149,10 +147,10 @@ impl Operator for PerCustomer {
         self.groups.drain_changes(out)
     }
     fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.checkpoint(&mut StateStore::open(txn, "per_customer")?)
+        self.groups.checkpoint(txn, "per_customer")
     }
     fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.restore(&StateStore::open(txn, "per_customer")?)
+        self.groups.restore(txn, "per_customer")
     }
 }
 
@@ -164,7 +162,6 @@ pub type TopCustomersKey = (Option<i64>,);
 /// INTO top_customers
 /// FROM per_customer
 /// WHERE units > 100;
-
 /// ```
 /// (dozer-config.yaml, line 37)
 #[derive(Default)]

@@ -32,6 +32,34 @@ pub fn busy_hours_table() -> EndpointTable<BusyHoursKey, BusyHoursRow> {
     EndpointTable::new(BUSY_HOURS.name)
 }
 
+/// `/tracked_days`: serves `tracked_days`.
+pub const TRACKED_DAYS: EndpointDecl = EndpointDecl {
+    name: "tracked_days",
+    path: "/tracked_days",
+    table_name: "tracked_days",
+    fields: TrackedDaysRow::FIELDS,
+    primary_key: &[],
+};
+
+/// The cache table of this endpoint.
+pub fn tracked_days_table() -> EndpointTable<TrackedDaysKey, TrackedDaysRow> {
+    EndpointTable::new(TRACKED_DAYS.name)
+}
+
+/// `/recent_big_sales`: serves `recent_big_sales`.
+pub const RECENT_BIG_SALES: EndpointDecl = EndpointDecl {
+    name: "recent_big_sales",
+    path: "/recent_big_sales",
+    table_name: "recent_big_sales",
+    fields: RecentBigSalesRow::FIELDS,
+    primary_key: &[],
+};
+
+/// The cache table of this endpoint.
+pub fn recent_big_sales_table() -> EndpointTable<RecordId, RecentBigSalesRow> {
+    EndpointTable::new(RECENT_BIG_SALES.name)
+}
+
 /// The API view of every endpoint.
 pub fn all(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
     Vec::from([
@@ -44,6 +72,18 @@ pub fn all(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
         Arc::new(
             TypedEndpoint::<BusyHoursKey, BusyHoursRow>::new(store.clone(), BUSY_HOURS),
         ) as Arc<dyn EndpointApi>,
+        Arc::new(
+            TypedEndpoint::<
+                TrackedDaysKey,
+                TrackedDaysRow,
+            >::new(store.clone(), TRACKED_DAYS),
+        ) as Arc<dyn EndpointApi>,
+        Arc::new(
+            TypedEndpoint::<
+                RecordId,
+                RecentBigSalesRow,
+            >::new(store.clone(), RECENT_BIG_SALES),
+        ) as Arc<dyn EndpointApi>,
     ])
 }
 
@@ -52,5 +92,7 @@ pub fn table_names() -> Vec<String> {
     Vec::from([
         daily_sales_table().table_name().to_string(),
         busy_hours_table().table_name().to_string(),
+        tracked_days_table().table_name().to_string(),
+        recent_big_sales_table().table_name().to_string(),
     ])
 }

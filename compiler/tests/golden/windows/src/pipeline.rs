@@ -14,18 +14,20 @@ pub type DailySalesAggs = (Sum<Decimal>,);
 /// ```sql
 /// SELECT SUM(t.Quantity * t.UnitPrice) as total_sales, t.window_start as start, t.window_end AS end
 /// INTO daily_sales
-/// FROM TUMBLE(sales, InvoiceDate, '1 DAY') t;
-
+/// FROM TTL(TUMBLE(sales, InvoiceDate, '1 DAY'), InvoiceDate, '1 DAY') t;
 /// ```
-/// (dozer-config.yaml, line 24)
+/// (dozer-config.yaml, line 25)
 pub struct DailySales {
     groups: GroupTable<DailySalesKey, DailySalesAggs, DailySalesRow>,
+    /// The source's watermark: rows at or before it minus the TTL have expired, and later changes to them are dropped as late.
+    ttl: Watermark,
 }
 
 impl Default for DailySales {
     fn default() -> Self {
         DailySales {
-            groups: GroupTable::new(Self::project),
+            groups: GroupTable::new(Self::project).expiring("daily_sales"),
+            ttl: Watermark::new("daily_sales", windows::days(1)),
         }
     }
 }
@@ -58,7 +60,10 @@ impl Operator for DailySales {
         out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
     ) -> Result<(), EvalError> {
         for change in input {
-            for (row, weight) in change.weighted() {
+            let (old, new) = self
+                .ttl
+                .admit(change.old.as_ref(), change.new.as_ref(), |row| row.invoice_date);
+            for (row, weight) in ttl::weighted(old, new) {
                 for (window_start, window_end) in windows::tumble(
                     row.invoice_date,
                     windows::days(1),
@@ -69,8 +74,9 @@ impl Operator for DailySales {
                         row.unit_price,
                     )?;
                     self.groups
-                        .update(
+                        .update_expiring(
                             key,
+                            row.invoice_date,
                             weight,
                             |aggs| {
                                 aggs.0.add(arg0, weight)?;
@@ -82,11 +88,192 @@ impl Operator for DailySales {
         }
         self.groups.drain_changes(out)
     }
+    fn end_transaction(
+        &mut self,
+        out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
+    ) -> Result<(), EvalError> {
+        match self.ttl.advance() {
+            Some(cutoff) => self.groups.expire(cutoff, out),
+            None => Ok(()),
+        }
+    }
     fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.checkpoint(&mut StateStore::open(txn, "daily_sales")?)
+        self.ttl.checkpoint(txn)?;
+        self.groups.checkpoint(txn, "daily_sales")
     }
     fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.restore(&StateStore::open(txn, "daily_sales")?)
+        self.ttl.restore(txn)?;
+        self.groups.restore(txn, "daily_sales")
+    }
+}
+
+/// Primary key of `tracked_days`.
+pub type TrackedDaysKey = ();
+
+/// The accumulators of `tracked_days`, one per aggregate call.
+pub type TrackedDaysAggs = (Count, Sum<Decimal>);
+
+/// ```sql
+/// SELECT COUNT(*) AS days, SUM(total_sales) AS total
+/// INTO tracked_days
+/// FROM daily_sales;
+/// ```
+/// (dozer-config.yaml, line 29)
+pub struct TrackedDays {
+    groups: GroupTable<TrackedDaysKey, TrackedDaysAggs, TrackedDaysRow>,
+}
+
+impl Default for TrackedDays {
+    fn default() -> Self {
+        TrackedDays {
+            groups: GroupTable::global(Self::project),
+        }
+    }
+}
+
+impl TrackedDays {
+    /// The result row of one group (`None` when HAVING is not true).
+    #[allow(unused_variables)]
+    fn project(
+        key: &TrackedDaysKey,
+        aggs: &TrackedDaysAggs,
+    ) -> Result<Option<TrackedDaysRow>, EvalError> {
+        Ok(
+            Some(TrackedDaysRow {
+                days: aggs.0.value()?,
+                total: aggs.1.value()?,
+            }),
+        )
+    }
+}
+
+impl Operator for TrackedDays {
+    type InKey = DailySalesKey;
+    type In = DailySalesRow;
+    type OutKey = TrackedDaysKey;
+    type Out = TrackedDaysRow;
+    fn on_batch(
+        &mut self,
+        input: &[Delta<Self::InKey, Self::In>],
+        out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
+    ) -> Result<(), EvalError> {
+        for change in input {
+            for (row, weight) in change.weighted() {
+                let key = ();
+                let arg1 = row.total_sales;
+                self.groups
+                    .update(
+                        key,
+                        weight,
+                        |aggs| {
+                            aggs.0.add_row(weight)?;
+                            aggs.1.add(arg1, weight)?;
+                            Ok(())
+                        },
+                    )?;
+            }
+        }
+        self.groups.drain_changes(out)
+    }
+    fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        self.groups.checkpoint(txn, "tracked_days")
+    }
+    fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        self.groups.restore(txn, "tracked_days")
+    }
+}
+
+/// ```sql
+/// SELECT Country, Quantity, InvoiceDate
+/// INTO recent_big_sales
+/// FROM TTL(sales, InvoiceDate, '2 HOURS')
+/// WHERE Quantity > 10;
+/// ```
+/// (dozer-config.yaml, line 33)
+pub struct RecentBigSales {
+    /// Every output row, by when its input row expires.
+    live: ExpiryIndex<RecordId, RecentBigSalesRow>,
+    /// The source's watermark: rows at or before it minus the TTL have expired, and later changes to them are dropped as late.
+    ttl: Watermark,
+}
+
+impl Default for RecentBigSales {
+    fn default() -> Self {
+        RecentBigSales {
+            live: ExpiryIndex::new("recent_big_sales"),
+            ttl: Watermark::new("recent_big_sales", windows::hours(2)),
+        }
+    }
+}
+
+impl RecentBigSales {
+    /// The output row of one input row, or `None` when WHERE filters it out.
+    fn row(row: &Sales) -> Result<Option<RecentBigSalesRow>, EvalError> {
+        if !expr::is_true(expr::gt(row.quantity, Some(10i64))) {
+            return Ok(None);
+        }
+        Ok(
+            Some(RecentBigSalesRow {
+                country: row.country.clone(),
+                quantity: row.quantity,
+                invoice_date: row.invoice_date,
+            }),
+        )
+    }
+}
+
+impl Operator for RecentBigSales {
+    type InKey = RecordId;
+    type In = Sales;
+    type OutKey = RecordId;
+    type Out = RecentBigSalesRow;
+    fn on_batch(
+        &mut self,
+        input: &[Delta<Self::InKey, Self::In>],
+        out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
+    ) -> Result<(), EvalError> {
+        for change in input {
+            let (old_in, new_in) = self
+                .ttl
+                .admit(change.old.as_ref(), change.new.as_ref(), |row| row.invoice_date);
+            let old = match old_in {
+                Some(row) => Self::row(row)?,
+                None => None,
+            };
+            let new = match new_in {
+                Some(row) => Self::row(row)?,
+                None => None,
+            };
+            if let (Some(row), Some(_)) = (old_in, &old) {
+                self.live.remove(row.invoice_date, &change.key);
+            }
+            if let (Some(row), Some(result)) = (new_in, &new) {
+                self.live.insert(row.invoice_date, change.key, result.clone());
+            }
+            if old != new {
+                out.push(Delta { key: change.key, old, new });
+            }
+        }
+        Ok(())
+    }
+    fn end_transaction(
+        &mut self,
+        out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
+    ) -> Result<(), EvalError> {
+        if let Some(cutoff) = self.ttl.advance() {
+            for (key, row) in self.live.pop_expired(cutoff) {
+                out.push(Delta::delete(key, row));
+            }
+        }
+        Ok(())
+    }
+    fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        self.live.checkpoint(txn)?;
+        self.ttl.checkpoint(txn)
+    }
+    fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        self.live.restore(txn)?;
+        self.ttl.restore(txn)
     }
 }
 
@@ -103,9 +290,8 @@ pub type BusyHoursAggs = (Count,);
 /// WHERE t.window_start >= '2011-01-01'
 /// GROUP BY Country
 /// HAVING COUNT(*) > 10;
-
 /// ```
-/// (dozer-config.yaml, line 28)
+/// (dozer-config.yaml, line 38)
 pub struct BusyHours {
     groups: GroupTable<BusyHoursKey, BusyHoursAggs, BusyHoursRow>,
 }
@@ -179,10 +365,10 @@ impl Operator for BusyHours {
         self.groups.drain_changes(out)
     }
     fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.checkpoint(&mut StateStore::open(txn, "busy_hours")?)
+        self.groups.checkpoint(txn, "busy_hours")
     }
     fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        self.groups.restore(&StateStore::open(txn, "busy_hours")?)
+        self.groups.restore(txn, "busy_hours")
     }
 }
 
@@ -190,6 +376,8 @@ impl Operator for BusyHours {
 #[derive(Default)]
 pub struct Pipeline {
     daily_sales: DailySales,
+    tracked_days: TrackedDays,
+    recent_big_sales: RecentBigSales,
     busy_hours: BusyHours,
 }
 
@@ -213,6 +401,8 @@ impl app::Pipeline for Pipeline {
     fn restore(txn: &WriteTransaction) -> Result<Self, StoreError> {
         let mut pipeline = Pipeline::default();
         pipeline.daily_sales.restore(txn)?;
+        pipeline.tracked_days.restore(txn)?;
+        pipeline.recent_big_sales.restore(txn)?;
         pipeline.busy_hours.restore(txn)?;
         Ok(pipeline)
     }
@@ -224,6 +414,16 @@ impl app::Pipeline for Pipeline {
     ) -> Result<(), PipelineError> {
         match source {
             0 => self.apply_sales(decode_batch::<Sales>("sales", changes)?, txn),
+            _ => Ok(()),
+        }
+    }
+    fn end_transaction(
+        &mut self,
+        source: usize,
+        txn: &WriteTransaction,
+    ) -> Result<(), PipelineError> {
+        match source {
+            0 => self.end_sales(txn),
             _ => Ok(()),
         }
     }
@@ -243,12 +443,46 @@ impl Pipeline {
             .map_err(PipelineError::eval("daily_sales"))?;
         self.daily_sales.checkpoint(txn)?;
         endpoints::daily_sales_table().apply(txn, &daily_sales)?;
+        let mut tracked_days = Vec::new();
+        self.tracked_days
+            .on_batch(&daily_sales, &mut tracked_days)
+            .map_err(PipelineError::eval("tracked_days"))?;
+        self.tracked_days.checkpoint(txn)?;
+        endpoints::tracked_days_table().apply(txn, &tracked_days)?;
+        let mut recent_big_sales = Vec::new();
+        self.recent_big_sales
+            .on_batch(&sales, &mut recent_big_sales)
+            .map_err(PipelineError::eval("recent_big_sales"))?;
+        self.recent_big_sales.checkpoint(txn)?;
+        endpoints::recent_big_sales_table().apply(txn, &recent_big_sales)?;
         let mut busy_hours = Vec::new();
         self.busy_hours
             .on_batch(&sales, &mut busy_hours)
             .map_err(PipelineError::eval("busy_hours"))?;
         self.busy_hours.checkpoint(txn)?;
         endpoints::busy_hours_table().apply(txn, &busy_hours)?;
+        Ok(())
+    }
+    /// Ends one transaction of source `sales`: its TTL'd statements purge what expired, and the purges flow on to the statements and endpoints that read them.
+    fn end_sales(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+        let mut daily_sales = Vec::new();
+        self.daily_sales
+            .end_transaction(&mut daily_sales)
+            .map_err(PipelineError::eval("daily_sales"))?;
+        self.daily_sales.checkpoint(txn)?;
+        endpoints::daily_sales_table().apply(txn, &daily_sales)?;
+        let mut tracked_days = Vec::new();
+        self.tracked_days
+            .on_batch(&daily_sales, &mut tracked_days)
+            .map_err(PipelineError::eval("tracked_days"))?;
+        self.tracked_days.checkpoint(txn)?;
+        endpoints::tracked_days_table().apply(txn, &tracked_days)?;
+        let mut recent_big_sales = Vec::new();
+        self.recent_big_sales
+            .end_transaction(&mut recent_big_sales)
+            .map_err(PipelineError::eval("recent_big_sales"))?;
+        self.recent_big_sales.checkpoint(txn)?;
+        endpoints::recent_big_sales_table().apply(txn, &recent_big_sales)?;
         Ok(())
     }
 }

@@ -84,6 +84,63 @@ impl Record for DailySalesRow {
     }
 }
 
+/// A row of result table `tracked_days`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "dozer_runtime::reexports::serde")]
+pub struct TrackedDaysRow {
+    /// `days`: Int, never NULL
+    #[serde(rename = "days")]
+    pub days: Option<i64>,
+    /// `total`: Decimal
+    #[serde(rename = "total")]
+    pub total: Option<Decimal>,
+}
+
+impl Record for TrackedDaysRow {
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("days", FieldType::Int, false),
+        FieldDef::new("total", FieldType::Decimal, true),
+    ];
+    fn field(&self, index: usize) -> Value {
+        match index {
+            0 => self.days.into_value(),
+            1 => self.total.into_value(),
+            _ => Value::Null,
+        }
+    }
+}
+
+/// A row of result table `recent_big_sales`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "dozer_runtime::reexports::serde")]
+pub struct RecentBigSalesRow {
+    /// `Country`: String
+    #[serde(rename = "Country")]
+    pub country: Option<String>,
+    /// `Quantity`: Int
+    #[serde(rename = "Quantity")]
+    pub quantity: Option<i64>,
+    /// `InvoiceDate`: Timestamp
+    #[serde(rename = "InvoiceDate")]
+    pub invoice_date: Option<Timestamp>,
+}
+
+impl Record for RecentBigSalesRow {
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("Country", FieldType::String, true),
+        FieldDef::new("Quantity", FieldType::Int, true),
+        FieldDef::new("InvoiceDate", FieldType::Timestamp, true),
+    ];
+    fn field(&self, index: usize) -> Value {
+        match index {
+            0 => self.country.clone().into_value(),
+            1 => self.quantity.into_value(),
+            2 => self.invoice_date.into_value(),
+            _ => Value::Null,
+        }
+    }
+}
+
 /// A row of result table `busy_hours`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "dozer_runtime::reexports::serde")]
