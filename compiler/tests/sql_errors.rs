@@ -219,10 +219,10 @@ sql_errors! {
         "SELECT COUNT(*) AS n INTO t FROM HOP(sales, InvoiceDate, '1 DAY');", ""
         => "HOP takes 4 arguments, found 3", "25:36", "HOP..",
         ["write HOP(table, time_column, 'hop', 'size')"];
-    window_without_aggregation:
-        "SELECT Country INTO t FROM TUMBLE(sales, InvoiceDate, '1 DAY') w;", ""
-        => "a window without aggregation is not supported yet", "25:3", "SELECT Country..",
-        ["aggregate over the window"];
+    hop_without_aggregation:
+        "SELECT Country INTO t FROM HOP(sales, InvoiceDate, '1 HOUR', '1 DAY') w;", ""
+        => "a HOP window without aggregation is not supported", "25:3", "SELECT Country..",
+        ["aggregate over the window", "or select over TUMBLE(...) for one window per row"];
     subquery_in_from:
         "SELECT Country INTO t FROM (SELECT Country FROM sales) s;", ""
         => "FROM must name a table", "25:31", "SELECT Country FROM sales..",

@@ -368,3 +368,165 @@ fn ttl_keeps_exactly_the_live_windows_and_purges_the_rest() -> anyhow::Result<()
     );
     Ok(())
 }
+
+const PG_CONFIG: &str = r#"app_name: ttl_postgres
+connections:
+  - name: shop
+    config: !Postgres { user: postgres, host: 127.0.0.1, port: 5432, database: {db} }
+sources:
+  - { name: events, table_name: events, connection: shop }
+sql: |
+  SELECT SUM(t.amount) AS total, t.window_start AS start
+  INTO daily
+  FROM TTL(TUMBLE(events, at, '1 DAY'), at, '1 DAY') t;
+
+  SELECT id, amount, at INTO recent FROM TTL(events, at, '1 DAY');
+endpoints:
+  - { name: daily, path: /daily, table_name: daily }
+  - { name: recent, path: /recent, table_name: recent }
+"#;
+
+fn pg_lsn(oracle: &mut Oracle) -> anyhow::Result<String> {
+    Ok(oracle
+        .client
+        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])?
+        .get(0))
+}
+
+/// Served rows as sorted `field=value` strings, for hand-written expectations.
+fn served(port: u16, path: &str) -> anyhow::Result<Vec<String>> {
+    let mut rows: Vec<String> = all_rows(port, path)?
+        .iter()
+        .map(|row| {
+            let fields: Vec<String> = row
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_string)))
+                .collect();
+            fields.join(" ")
+        })
+        .collect();
+    rows.sort();
+    Ok(rows)
+}
+
+/// Over Postgres: the whole snapshot is one transaction (its rows are never late to each other),
+/// each upstream transaction moves the watermark once, late halves of updates are dropped while
+/// their other halves apply, deletes of live rows retract, and the watermark survives a restart.
+#[test]
+fn ttl_over_postgres_follows_transactions() -> anyhow::Result<()> {
+    use dozer_e2e::http::wait_for_position;
+    let mut oracle = Oracle::new("ttl_pg")?;
+    oracle.client.batch_execute(
+        "CREATE TABLE events (id int PRIMARY KEY, amount numeric, at timestamp); \
+         ALTER TABLE events REPLICA IDENTITY FULL; \
+         INSERT INTO events VALUES (1, 10, '2024-01-01 06:00'), (2, 20, '2024-01-02 12:00'), \
+                                   (3, 5, '2024-01-01 23:00');",
+    )?;
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("dozer-config.yaml");
+    std::fs::write(&config, PG_CONFIG.replace("{db}", oracle.name()))?;
+    let built = build(&config, &dir.path().join("build"))?;
+    let home = dir.path().join("home");
+    let port = free_port();
+    let mut running = Some(Running::start(&built.binary, &home, port)?);
+
+    let mut step = |sql: &str, daily: &[&str], recent: &[&str], late: u64| -> anyhow::Result<()> {
+        if !sql.is_empty() {
+            oracle.client.batch_execute(sql)?;
+        }
+        let lsn = pg_lsn(&mut oracle)?;
+        wait_for_position(port, &lsn, Duration::from_secs(30))?;
+        let context = format!("after `{sql}`");
+        for (path, expected) in [("/daily", daily), ("/recent", recent)] {
+            let rows = served(port, path)?;
+            anyhow::ensure!(
+                rows == expected,
+                "{context}: {path} serves {rows:?}, expected {expected:?}"
+            );
+        }
+        let counts = late_changes(port)?;
+        for statement in ["daily", "recent"] {
+            let n = counts.get(statement).copied().unwrap_or(0);
+            anyhow::ensure!(
+                n == late,
+                "{context}: {statement} counted {n} late changes, expected {late}"
+            );
+        }
+        Ok(())
+    };
+    // Snapshot: watermark 01-02 12:00, cutoff 01-01 12:00. Row 1 (01-01 06:00) was admitted
+    // with the snapshot, then expired: it leaves `recent`; day 1 keeps it, as row 3 is live.
+    step(
+        "",
+        &[
+            "start=2024-01-01T00:00:00Z total=15",
+            "start=2024-01-02T00:00:00Z total=20",
+        ],
+        &[
+            "amount=20 at=2024-01-02T12:00:00Z id=2",
+            "amount=5 at=2024-01-01T23:00:00Z id=3",
+        ],
+        0,
+    )?;
+    // An insert before the cutoff, and an update of an expired row (both halves): all late.
+    step(
+        "BEGIN; INSERT INTO events VALUES (4, 7, '2024-01-01 08:00'); \
+         UPDATE events SET amount = 100 WHERE id = 1; COMMIT;",
+        &[
+            "start=2024-01-01T00:00:00Z total=15",
+            "start=2024-01-02T00:00:00Z total=20",
+        ],
+        &[
+            "amount=20 at=2024-01-02T12:00:00Z id=2",
+            "amount=5 at=2024-01-01T23:00:00Z id=3",
+        ],
+        3,
+    )?;
+    // A new day: cutoff 01-02 00:30, so day 1's last row expires and day 1 is purged.
+    step(
+        "INSERT INTO events VALUES (5, 30, '2024-01-03 00:30')",
+        &[
+            "start=2024-01-02T00:00:00Z total=20",
+            "start=2024-01-03T00:00:00Z total=30",
+        ],
+        &[
+            "amount=20 at=2024-01-02T12:00:00Z id=2",
+            "amount=30 at=2024-01-03T00:30:00Z id=5",
+        ],
+        3,
+    )?;
+    // The watermark and the expiry state survive a kill -9.
+    if let Some(mut old) = running.take() {
+        old.kill();
+    }
+    running = Some(Running::start(&built.binary, &home, port)?);
+    step(
+        "INSERT INTO events VALUES (6, 1, '2024-01-01 23:30')",
+        &[
+            "start=2024-01-02T00:00:00Z total=20",
+            "start=2024-01-03T00:00:00Z total=30",
+        ],
+        &[
+            "amount=20 at=2024-01-02T12:00:00Z id=2",
+            "amount=30 at=2024-01-03T00:30:00Z id=5",
+        ],
+        4,
+    )?;
+    // Deleting a live row retracts it; moving a row into expired time applies only its delete.
+    step(
+        "DELETE FROM events WHERE id = 2",
+        &["start=2024-01-03T00:00:00Z total=30"],
+        &["amount=30 at=2024-01-03T00:30:00Z id=5"],
+        4,
+    )?;
+    step(
+        "UPDATE events SET at = '2024-01-01 10:00' WHERE id = 5",
+        &[],
+        &[],
+        5,
+    )?;
+    drop(running);
+    Ok(())
+}

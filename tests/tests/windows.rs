@@ -1,6 +1,6 @@
-//! TUMBLE and HOP windows over the e-commerce sales, compared with Postgres computing the same
-//! windows with `date_bin` and `generate_series` (GUIDE §3), after the first file and after a
-//! second one moves them.
+//! TUMBLE and HOP windows over the e-commerce sales (aggregated, and a projection over TUMBLE),
+//! compared with Postgres computing the same windows with `date_bin` and `generate_series`
+//! (GUIDE §3), after the first file and after a second one moves them.
 
 use dozer_e2e::ecommerce::{derived_sales, sample_csv, SALES_TABLE};
 use dozer_e2e::http::all_rows;
@@ -33,14 +33,20 @@ sql: |
   FROM HOP(sales_data, InvoiceDate, '6 HOURS', '1 DAY') t
   WHERE t.Quantity > 0
   GROUP BY Country;
+
+  SELECT InvoiceNo, Quantity, t.window_start AS day, t.window_end
+  INTO daily_lines
+  FROM TUMBLE(sales_data, InvoiceDate, '1 DAY') t
+  WHERE t.window_start >= '2011-03-01';
 endpoints:
   - { name: daily_sales, path: /daily_sales, table_name: daily_sales }
   - { name: country_hops, path: /country_hops, table_name: country_hops }
+  - { name: daily_lines, path: /daily_lines, table_name: daily_lines }
 "#;
 
 /// The same windows in Postgres: tumbling with `date_bin`, hopping with `generate_series` over
 /// the four 6-hour-aligned starts whose day-long window holds the time.
-const QUERIES: [(&str, &str); 2] = [
+const QUERIES: [(&str, &str); 3] = [
     (
         "/daily_sales",
         "SELECT SUM(Quantity * UnitPrice) AS total_sales, \
@@ -56,6 +62,12 @@ const QUERIES: [(&str, &str); 2] = [
            date_bin('6 hours', InvoiceDate, timestamp '1970-01-01') - interval '18 hours', \
            date_bin('6 hours', InvoiceDate, timestamp '1970-01-01'), interval '6 hours') AS s \
          WHERE Quantity > 0 GROUP BY Country, s",
+    ),
+    (
+        "/daily_lines",
+        "SELECT InvoiceNo, Quantity, date_bin('1 day', InvoiceDate, timestamp '1970-01-01') AS day, \
+         date_bin('1 day', InvoiceDate, timestamp '1970-01-01') + interval '1 day' AS window_end \
+         FROM sales_data WHERE date_bin('1 day', InvoiceDate, timestamp '1970-01-01') >= '2011-03-01'",
     ),
 ];
 

@@ -76,8 +76,21 @@ fn project(
     );
     let scope = Scope {
         row_fields: &input.fields,
-        windowed: false,
+        windowed: statement.window.is_some(),
     };
+    // Over TUMBLE a row is in one window (none without a time); HOP is refused by the binder.
+    let window = statement.window.as_ref().map(|window| {
+        let time = ident(&input.fields[window.time_column]);
+        let size = match window.kind {
+            WindowKind::Tumble { size_us } | WindowKind::Hop { size_us, .. } => duration(size_us),
+        };
+        quote! {
+            let Some((window_start, window_end)) = windows::tumble(row.#time, #size).next() else {
+                return Ok(None);
+            };
+        }
+    });
+    let allow = window.is_some().then(|| quote!(#[allow(unused_variables)]));
     let check = filter_check(filter, &scope, quote!(return Ok(None);));
     let fields = output.fields.iter().map(|f| ident(f));
     let values = outputs.iter().map(|e| expr(e, &scope));
@@ -89,7 +102,9 @@ fn project(
     };
     let row_fn = quote! {
         /// The output row of one input row, or `None` when WHERE filters it out.
+        #allow
         fn row(row: &#in_row) -> Result<Option<#out_row>, EvalError> {
+            #window
             #check
             Ok(Some(#out_row { #( #fields: #values, )* }))
         }
@@ -345,9 +360,10 @@ fn aggregate(
             quote!(),
         ),
     };
+    // The one row of an aggregation without GROUP BY is never purged: it needs no expiry index.
     let constructor = match &statement.ttl {
-        Some(_) => quote!(#constructor.expiring(#state_name)),
-        None => constructor,
+        Some(_) if !keys.is_empty() => quote!(#constructor.expiring(#state_name)),
+        _ => constructor,
     };
     quote! {
         #aggs_doc

@@ -7,7 +7,7 @@ use crate::diagnostics::closest;
 use crate::diagnostics::CompileError;
 use crate::plan::{
     Body, Column, Expr, ExprKind, Input, Pipeline, SourceKind, SqlType, Statement, TableKey, Ttl,
-    Window,
+    Window, WindowKind,
 };
 use sqlparser::ast::{self, Spanned};
 
@@ -215,14 +215,20 @@ pub fn bind(
                 }
             }
         }
-        if window.is_some() {
+        // A tumbling window puts a row in exactly one window (none without a time), so each
+        // row keeps its key; a hopping one would repeat it size / hop times under one key.
+        if let Some(Window {
+            kind: WindowKind::Hop { .. },
+            ..
+        }) = &window
+        {
             return Err(src
                 .error(
                     select.span(),
-                    "a window without aggregation is not supported yet",
+                    "a HOP window without aggregation is not supported",
                     "no aggregate",
                 )
-                .with_help("aggregate over the window, e.g. SELECT COUNT(*), t.window_start FROM TUMBLE(sales, InvoiceDate, '1 DAY') t"));
+                .with_help("each row would appear once per window it falls in; aggregate over the window (SELECT COUNT(*), t.window_start FROM HOP(...) t), or select over TUMBLE(...) for one window per row"));
         }
         if let Input::Source(source) = input {
             let source = &pipeline.sources[source];

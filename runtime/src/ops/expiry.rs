@@ -10,10 +10,17 @@ use std::collections::{BTreeMap, HashSet};
 
 /// Entries `(expiry time µs, key) → V`, checkpointed incrementally into
 /// `state/<statement>/expiry`.
+///
+/// Equal keys can differ in form (Decimal 1.0 and 1.00) and the state table is keyed by their
+/// encoding, so the checkpoint deletes exactly the forms it removed and writes the forms it
+/// holds: a key never survives in the table under an older form.
 pub struct ExpiryIndex<K, V> {
     statement: &'static str,
     entries: BTreeMap<(i64, K), V>,
-    dirty: HashSet<(i64, K)>,
+    /// Entries changed since the checkpoint (in any form).
+    changed: HashSet<(i64, K)>,
+    /// Entries removed since the checkpoint, in the form they were held in.
+    removed: Vec<(i64, K)>,
 }
 
 impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
@@ -21,7 +28,8 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
         ExpiryIndex {
             statement,
             entries: BTreeMap::new(),
-            dirty: HashSet::new(),
+            changed: HashSet::new(),
+            removed: Vec::new(),
         }
     }
 
@@ -35,15 +43,20 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
 
     pub fn insert(&mut self, time: Option<Timestamp>, key: K, value: V) {
         let id = (expiry_time(time), key);
-        self.dirty.insert(id.clone());
-        self.entries.insert(id, value);
+        match self.entries.get_mut(&id) {
+            Some(held) => *held = value,
+            None => {
+                self.entries.insert(id.clone(), value);
+            }
+        }
+        self.changed.insert(id);
     }
 
     pub fn remove(&mut self, time: Option<Timestamp>, key: &K) -> Option<V> {
         let id = (expiry_time(time), key.clone());
-        let removed = self.entries.remove(&id);
-        self.dirty.insert(id);
-        removed
+        let (held, value) = self.entries.remove_entry(&id)?;
+        self.removed.push(held);
+        Some(value)
     }
 
     /// Removes and returns every entry expiring at or before `cutoff`, earliest first.
@@ -54,7 +67,7 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
                 break;
             }
             let ((time, key), value) = first.remove_entry();
-            self.dirty.insert((time, key.clone()));
+            self.removed.push((time, key.clone()));
             expired.push((key, value));
         }
         expired
@@ -65,14 +78,17 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
     }
 
     pub fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        if self.dirty.is_empty() {
+        if self.changed.is_empty() && self.removed.is_empty() {
             return Ok(());
         }
         let mut store = StateStore::open(txn, &self.table())?;
-        for id in self.dirty.drain() {
-            match self.entries.get(&id) {
-                Some(value) => store.put(&id, value)?,
-                None => store.remove(&id)?,
+        // Removals first: a key removed and added again in another form ends up in its new one.
+        for id in self.removed.drain(..) {
+            store.remove(&id)?;
+        }
+        for id in self.changed.drain() {
+            if let Some((held, value)) = self.entries.get_key_value(&id) {
+                store.put(held, value)?;
             }
         }
         Ok(())
@@ -81,7 +97,8 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
     pub fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
         let store = StateStore::open(txn, &self.table())?;
         self.entries = store.load_all::<(i64, K), V>()?.into_iter().collect();
-        self.dirty.clear();
+        self.changed.clear();
+        self.removed.clear();
         Ok(())
     }
 
@@ -94,14 +111,23 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
 impl<K: TableKey> ExpiryIndex<K, i64> {
     /// Adds `weight` to the number of rows of `key` expiring at `time`; an entry at zero is
     /// dropped.
-    pub fn add(&mut self, time: Option<Timestamp>, key: K, weight: i64) {
-        let id = (expiry_time(time), key);
-        let count = self.entries.entry(id.clone()).or_insert(0);
-        *count += weight;
-        if *count == 0 {
-            self.entries.remove(&id);
+    pub fn add(&mut self, time: Option<Timestamp>, key: &K, weight: i64) {
+        let id = (expiry_time(time), key.clone());
+        match self.entries.get_mut(&id) {
+            Some(count) => {
+                *count += weight;
+                if *count == 0 {
+                    if let Some((held, _)) = self.entries.remove_entry(&id) {
+                        self.removed.push(held);
+                    }
+                    return;
+                }
+            }
+            None => {
+                self.entries.insert(id.clone(), weight);
+            }
         }
-        self.dirty.insert(id);
+        self.changed.insert(id);
     }
 }
 
@@ -116,12 +142,12 @@ mod tests {
     #[test]
     fn pops_exactly_what_expires_in_expiry_order() {
         let mut index: ExpiryIndex<(i64,), i64> = ExpiryIndex::new("t");
-        index.add(at(30), (1,), 1);
-        index.add(at(10), (2,), 1);
-        index.add(at(10), (2,), 1);
-        index.add(at(20), (3,), 1);
-        index.add(at(20), (3,), -1);
-        index.add(None, (4,), 1);
+        index.add(at(30), &(1,), 1);
+        index.add(at(10), &(2,), 1);
+        index.add(at(10), &(2,), 1);
+        index.add(at(20), &(3,), 1);
+        index.add(at(20), &(3,), -1);
+        index.add(None, &(4,), 1);
         assert_eq!(index.len(), 3, "a count back at zero is no entry");
         assert_eq!(index.pop_expired(9), vec![]);
         assert_eq!(index.pop_expired(30), vec![((2,), 2), ((1,), 1)]);
@@ -131,5 +157,33 @@ mod tests {
             "NULL never expires"
         );
         assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn a_key_held_in_another_form_leaves_no_ghost_after_a_restore() {
+        use crate::types::Decimal;
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::cache::Store::open(&dir.path().join("t.redb")).unwrap();
+        let (one, one_00) = ((Some(Decimal::new(10, 1)),), (Some(Decimal::new(100, 2)),));
+        let mut index: ExpiryIndex<(Option<Decimal>,), i64> = ExpiryIndex::new("t");
+        let commit = |index: &mut ExpiryIndex<_, i64>| {
+            let txn = store.begin_write().unwrap();
+            index.checkpoint(&txn).unwrap();
+            txn.commit().unwrap();
+        };
+        index.insert(at(100), one, 1);
+        commit(&mut index);
+        // The same key in another form (an update keeping the primary key 1.0 as 1.00) moves.
+        assert_eq!(index.remove(at(100), &one_00), Some(1));
+        index.insert(at(500), one_00, 2);
+        commit(&mut index);
+
+        let mut restored: ExpiryIndex<(Option<Decimal>,), i64> = ExpiryIndex::new("t");
+        let txn = store.begin_write().unwrap();
+        restored.restore(&txn).unwrap();
+        txn.abort().unwrap();
+        assert_eq!(restored.len(), 1);
+        assert_eq!(restored.pop_expired(200), vec![]);
+        assert_eq!(restored.pop_expired(500).len(), 1);
     }
 }

@@ -138,11 +138,17 @@ where
     ) -> Result<(), EvalError> {
         let canonical = self.canonical(&key);
         if let Some(expiry) = &mut self.expiry {
-            expiry.index.add(time, canonical.clone(), weight);
-            let live = expiry.live.entry(canonical.clone()).or_insert(0);
-            *live += weight;
-            if *live == 0 {
-                expiry.live.remove(&canonical);
+            expiry.index.add(time, &canonical, weight);
+            match expiry.live.get_mut(&canonical) {
+                Some(live) => {
+                    *live += weight;
+                    if *live == 0 {
+                        expiry.live.remove(&canonical);
+                    }
+                }
+                None => {
+                    expiry.live.insert(canonical.clone(), weight);
+                }
             }
         }
         self.update(canonical, weight, apply)

@@ -32,6 +32,20 @@ pub fn busy_hours_table() -> EndpointTable<BusyHoursKey, BusyHoursRow> {
     EndpointTable::new(BUSY_HOURS.name)
 }
 
+/// `/daily_lines`: serves `daily_lines`.
+pub const DAILY_LINES: EndpointDecl = EndpointDecl {
+    name: "daily_lines",
+    path: "/daily_lines",
+    table_name: "daily_lines",
+    fields: DailyLinesRow::FIELDS,
+    primary_key: &[],
+};
+
+/// The cache table of this endpoint.
+pub fn daily_lines_table() -> EndpointTable<RecordId, DailyLinesRow> {
+    EndpointTable::new(DAILY_LINES.name)
+}
+
 /// `/tracked_days`: serves `tracked_days`.
 pub const TRACKED_DAYS: EndpointDecl = EndpointDecl {
     name: "tracked_days",
@@ -73,6 +87,9 @@ pub fn all(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
             TypedEndpoint::<BusyHoursKey, BusyHoursRow>::new(store.clone(), BUSY_HOURS),
         ) as Arc<dyn EndpointApi>,
         Arc::new(
+            TypedEndpoint::<RecordId, DailyLinesRow>::new(store.clone(), DAILY_LINES),
+        ) as Arc<dyn EndpointApi>,
+        Arc::new(
             TypedEndpoint::<
                 TrackedDaysKey,
                 TrackedDaysRow,
@@ -92,6 +109,7 @@ pub fn table_names() -> Vec<String> {
     Vec::from([
         daily_sales_table().table_name().to_string(),
         busy_hours_table().table_name().to_string(),
+        daily_lines_table().table_name().to_string(),
         tracked_days_table().table_name().to_string(),
         recent_big_sales_table().table_name().to_string(),
     ])

@@ -16,7 +16,7 @@ pub type DailySalesAggs = (Sum<Decimal>,);
 /// INTO daily_sales
 /// FROM TTL(TUMBLE(sales, InvoiceDate, '1 DAY'), InvoiceDate, '1 DAY') t;
 /// ```
-/// (dozer-config.yaml, line 25)
+/// (dozer-config.yaml, line 26)
 pub struct DailySales {
     groups: GroupTable<DailySalesKey, DailySalesAggs, DailySalesRow>,
     /// The source's watermark: rows at or before it minus the TTL have expired, and later changes to them are dropped as late.
@@ -118,7 +118,7 @@ pub type TrackedDaysAggs = (Count, Sum<Decimal>);
 /// INTO tracked_days
 /// FROM daily_sales;
 /// ```
-/// (dozer-config.yaml, line 29)
+/// (dozer-config.yaml, line 30)
 pub struct TrackedDays {
     groups: GroupTable<TrackedDaysKey, TrackedDaysAggs, TrackedDaysRow>,
 }
@@ -189,7 +189,7 @@ impl Operator for TrackedDays {
 /// FROM TTL(sales, InvoiceDate, '2 HOURS')
 /// WHERE Quantity > 10;
 /// ```
-/// (dozer-config.yaml, line 33)
+/// (dozer-config.yaml, line 34)
 pub struct RecentBigSales {
     /// Every output row, by when its input row expires.
     live: ExpiryIndex<RecordId, RecentBigSalesRow>,
@@ -277,6 +277,110 @@ impl Operator for RecentBigSales {
     }
 }
 
+/// ```sql
+/// SELECT Country, Quantity, t.window_start AS day
+/// INTO daily_lines
+/// FROM TTL(TUMBLE(sales, InvoiceDate, '1 DAY'), InvoiceDate, '2 DAYS') t
+/// WHERE t.window_start >= '2011-01-01';
+/// ```
+/// (dozer-config.yaml, line 39)
+pub struct DailyLines {
+    /// Every output row, by when its input row expires.
+    live: ExpiryIndex<RecordId, DailyLinesRow>,
+    /// The source's watermark: rows at or before it minus the TTL have expired, and later changes to them are dropped as late.
+    ttl: Watermark,
+}
+
+impl Default for DailyLines {
+    fn default() -> Self {
+        DailyLines {
+            live: ExpiryIndex::new("daily_lines"),
+            ttl: Watermark::new("daily_lines", windows::days(2)),
+        }
+    }
+}
+
+impl DailyLines {
+    /// The output row of one input row, or `None` when WHERE filters it out.
+    #[allow(unused_variables)]
+    fn row(row: &Sales) -> Result<Option<DailyLinesRow>, EvalError> {
+        let Some((window_start, window_end)) = windows::tumble(
+                row.invoice_date,
+                windows::days(1),
+            )
+            .next() else {
+            return Ok(None);
+        };
+        if !expr::is_true(
+            expr::ge(window_start, Timestamp::from_timestamp_micros(1293840000000000i64)),
+        ) {
+            return Ok(None);
+        }
+        Ok(
+            Some(DailyLinesRow {
+                country: row.country.clone(),
+                quantity: row.quantity,
+                day: window_start,
+            }),
+        )
+    }
+}
+
+impl Operator for DailyLines {
+    type InKey = RecordId;
+    type In = Sales;
+    type OutKey = RecordId;
+    type Out = DailyLinesRow;
+    fn on_batch(
+        &mut self,
+        input: &[Delta<Self::InKey, Self::In>],
+        out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
+    ) -> Result<(), EvalError> {
+        for change in input {
+            let (old_in, new_in) = self
+                .ttl
+                .admit(change.old.as_ref(), change.new.as_ref(), |row| row.invoice_date);
+            let old = match old_in {
+                Some(row) => Self::row(row)?,
+                None => None,
+            };
+            let new = match new_in {
+                Some(row) => Self::row(row)?,
+                None => None,
+            };
+            if let (Some(row), Some(_)) = (old_in, &old) {
+                self.live.remove(row.invoice_date, &change.key);
+            }
+            if let (Some(row), Some(result)) = (new_in, &new) {
+                self.live.insert(row.invoice_date, change.key, result.clone());
+            }
+            if old != new {
+                out.push(Delta { key: change.key, old, new });
+            }
+        }
+        Ok(())
+    }
+    fn end_transaction(
+        &mut self,
+        out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
+    ) -> Result<(), EvalError> {
+        if let Some(cutoff) = self.ttl.advance() {
+            for (key, row) in self.live.pop_expired(cutoff) {
+                out.push(Delta::delete(key, row));
+            }
+        }
+        Ok(())
+    }
+    fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        self.live.checkpoint(txn)?;
+        self.ttl.checkpoint(txn)
+    }
+    fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        self.live.restore(txn)?;
+        self.ttl.restore(txn)
+    }
+}
+
 /// Primary key of `busy_hours`.
 pub type BusyHoursKey = (Option<String>, Option<Timestamp>, Option<Timestamp>);
 
@@ -291,7 +395,7 @@ pub type BusyHoursAggs = (Count,);
 /// GROUP BY Country
 /// HAVING COUNT(*) > 10;
 /// ```
-/// (dozer-config.yaml, line 38)
+/// (dozer-config.yaml, line 44)
 pub struct BusyHours {
     groups: GroupTable<BusyHoursKey, BusyHoursAggs, BusyHoursRow>,
 }
@@ -378,6 +482,7 @@ pub struct Pipeline {
     daily_sales: DailySales,
     tracked_days: TrackedDays,
     recent_big_sales: RecentBigSales,
+    daily_lines: DailyLines,
     busy_hours: BusyHours,
 }
 
@@ -403,6 +508,7 @@ impl app::Pipeline for Pipeline {
         pipeline.daily_sales.restore(txn)?;
         pipeline.tracked_days.restore(txn)?;
         pipeline.recent_big_sales.restore(txn)?;
+        pipeline.daily_lines.restore(txn)?;
         pipeline.busy_hours.restore(txn)?;
         Ok(pipeline)
     }
@@ -455,6 +561,12 @@ impl Pipeline {
             .map_err(PipelineError::eval("recent_big_sales"))?;
         self.recent_big_sales.checkpoint(txn)?;
         endpoints::recent_big_sales_table().apply(txn, &recent_big_sales)?;
+        let mut daily_lines = Vec::new();
+        self.daily_lines
+            .on_batch(&sales, &mut daily_lines)
+            .map_err(PipelineError::eval("daily_lines"))?;
+        self.daily_lines.checkpoint(txn)?;
+        endpoints::daily_lines_table().apply(txn, &daily_lines)?;
         let mut busy_hours = Vec::new();
         self.busy_hours
             .on_batch(&sales, &mut busy_hours)
@@ -483,6 +595,12 @@ impl Pipeline {
             .map_err(PipelineError::eval("recent_big_sales"))?;
         self.recent_big_sales.checkpoint(txn)?;
         endpoints::recent_big_sales_table().apply(txn, &recent_big_sales)?;
+        let mut daily_lines = Vec::new();
+        self.daily_lines
+            .end_transaction(&mut daily_lines)
+            .map_err(PipelineError::eval("daily_lines"))?;
+        self.daily_lines.checkpoint(txn)?;
+        endpoints::daily_lines_table().apply(txn, &daily_lines)?;
         Ok(())
     }
 }

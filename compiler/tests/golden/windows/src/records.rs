@@ -141,6 +141,37 @@ impl Record for RecentBigSalesRow {
     }
 }
 
+/// A row of result table `daily_lines`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "dozer_runtime::reexports::serde")]
+pub struct DailyLinesRow {
+    /// `Country`: String
+    #[serde(rename = "Country")]
+    pub country: Option<String>,
+    /// `Quantity`: Int
+    #[serde(rename = "Quantity")]
+    pub quantity: Option<i64>,
+    /// `day`: Timestamp, never NULL
+    #[serde(rename = "day")]
+    pub day: Option<Timestamp>,
+}
+
+impl Record for DailyLinesRow {
+    const FIELDS: &'static [FieldDef] = &[
+        FieldDef::new("Country", FieldType::String, true),
+        FieldDef::new("Quantity", FieldType::Int, true),
+        FieldDef::new("day", FieldType::Timestamp, false),
+    ];
+    fn field(&self, index: usize) -> Value {
+        match index {
+            0 => self.country.clone().into_value(),
+            1 => self.quantity.into_value(),
+            2 => self.day.into_value(),
+            _ => Value::Null,
+        }
+    }
+}
+
 /// A row of result table `busy_hours`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "dozer_runtime::reexports::serde")]
