@@ -272,19 +272,43 @@ sql_errors! {
         "SELECT Country, COUNT(DISTINCT Quantity) AS s INTO t FROM sales GROUP BY Country;", ""
         => "COUNT(DISTINCT ...) and argument clauses are not supported yet", "25:19", "COUNT(..", [];
     unknown_function:
-        "SELECT UPPER(Country) AS u INTO t FROM sales;", ""
-        => "unknown or unsupported function `UPPER`", "25:10", "UPPER(..",
-        ["supported functions: SUM, COUNT, AVG, MIN, MAX"];
+        "SELECT SOUNDEX(Country) AS u INTO t FROM sales;", ""
+        => "unknown or unsupported function `SOUNDEX`", "25:10", "SOUNDEX(..",
+        ["supported functions: COALESCE, NULLIF, LENGTH"];
+    clock_functions_are_refused:
+        "SELECT Country INTO t FROM sales WHERE InvoiceDate > NOW();", ""
+        => "`NOW` depends on when the pipeline runs", "25:56", "NOW",
+        ["use a time column of the source (see TTL for expiring old rows)"];
+    function_arity:
+        "SELECT REPLACE(Country, 'a') AS r INTO t FROM sales;", ""
+        => "REPLACE takes 3 arguments, found 2", "25:10", "REPLACE(..", [];
+    function_argument_type:
+        "SELECT UPPER(Quantity) AS u INTO t FROM sales;", ""
+        => "the argument must be a String, not an Int", "25:16", "Quantity", [];
+    round_places_of_a_float:
+        "SELECT ROUND(CAST(Quantity AS FLOAT), 2) AS r INTO t FROM sales;", ""
+        => "ROUND(x, places) needs a Decimal; this is a Float", "25:21", "Quantity",
+        ["CAST it to NUMERIC first"];
+    case_branches_of_different_types:
+        "SELECT CASE WHEN Quantity > 0 THEN Country ELSE Quantity END AS c INTO t FROM sales;", ""
+        => "CASE mixes a String and an Int", "25:10", "CASE..", ["CAST the values to one type"];
+    like_escape_of_two_characters:
+        "SELECT Country INTO t FROM sales WHERE Country LIKE 'a%' ESCAPE '!!';", ""
+        => "ESCAPE takes one character", "25:67", "'!!'", [];
+    extract_of_an_unknown_field:
+        "SELECT EXTRACT(FORTNIGHT FROM InvoiceDate) AS f INTO t FROM sales;", ""
+        => "EXTRACT of `FORTNIGHT` is not supported", "25:33", "InvoiceDate", ["fields: YEAR, QUARTER"];
     unsupported_expression:
-        "SELECT Country INTO t FROM sales WHERE Country LIKE 'U%';", ""
-        => "unsupported expression `Country LIKE 'U%'`", "25:42", "Country LIKE..",
+        "SELECT Country INTO t FROM sales WHERE Country SIMILAR TO 'U%';", ""
+        => "unsupported expression `Country SIMILAR TO 'U%'`", "25:42", "Country SIMILAR..",
         ["use columns, literals, arithmetic (+ - * / %), comparisons"];
     cast_that_cannot_convert:
-        "SELECT CAST(Country AS INT) AS c INTO t FROM sales;", ""
-        => "a String value cannot be used as Int", "25:15", "Country", [];
+        "SELECT CAST(InvoiceDate AS INT) AS c INTO t FROM sales;", ""
+        => "cannot cast a Timestamp to Int", "25:15", "InvoiceDate",
+        ["casts go between numbers, to and from text"];
     cast_to_an_unsupported_type:
-        "SELECT CAST(Quantity AS DATE) AS d INTO t FROM sales;", ""
-        => "casting to DATE is not supported yet", "25:15", "Quantity", ["casts between Int, Decimal and Float"];
+        "SELECT CAST(Quantity AS INTERVAL) AS d INTO t FROM sales;", ""
+        => "casting to INTERVAL is not supported", "25:15", "Quantity", ["TEXT/VARCHAR, BOOLEAN, DATE and TIMESTAMP"];
     bare_null_has_no_type:
         "SELECT NULL AS x INTO t FROM sales;", ""
         => "a bare NULL has no type", "25:10", "NULL", ["CAST it, e.g. CAST(NULL AS NUMERIC)"];

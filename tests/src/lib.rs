@@ -2,6 +2,7 @@
 //! a free port, talk to it over HTTP, and ask a real Postgres for the expected answers.
 
 pub mod cdc;
+pub mod corpus;
 pub mod ecommerce;
 pub mod http;
 pub mod oracle;

@@ -110,9 +110,14 @@ fn kill_9_during_the_snapshot_starts_it_over() -> anyhow::Result<()> {
     let home = tempfile::tempdir()?;
     let port = free_port();
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
-    for _ in 0..3 {
+    for run in 1..=3 {
         let mut running = source.start(home.path(), port)?;
-        std::thread::sleep(Duration::from_millis(rng.random_range(0..150)));
+        // Kill inside the snapshot: once this run has started reading it, at a random moment
+        // (a 300k-row snapshot takes far longer than the 50 ms window).
+        running.wait_until(Duration::from_secs(30), || {
+            running.log_text().matches("reading the snapshot").count() >= run
+        })?;
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..50)));
         running.kill();
     }
     let running = source.start(home.path(), port)?;
@@ -126,7 +131,7 @@ fn kill_9_during_the_snapshot_starts_it_over() -> anyhow::Result<()> {
         log.matches("snapshot read").count(),
     );
     assert!(
-        started >= 2 && completed == 1,
+        started == 4 && completed == 1,
         "{started} snapshots started, {completed} completed"
     );
     Ok(())

@@ -4,7 +4,7 @@
 
 use super::names::ident;
 use super::types::{is_copy, rust_type};
-use crate::plan::{BinaryOp, Expr, ExprKind, Literal, SqlType};
+use crate::plan::{BinaryOp, Expr, ExprKind, Func, Literal, SqlType, TrimSide};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -84,6 +84,55 @@ pub fn expr(e: &Expr, scope: &Scope) -> TokenStream {
             let inner = expr(inner, scope);
             quote!(expr::cast::<#from, #to>(#inner)?)
         }
+        ExprKind::Case {
+            branches,
+            otherwise,
+        } => {
+            let conditions = branches.iter().map(|(w, _)| expr(w, scope));
+            let values = branches.iter().map(|(_, v)| expr(v, scope));
+            let otherwise = match otherwise {
+                Some(o) => expr(o, scope),
+                None => {
+                    let t = rust_type(e.ty);
+                    quote!(None::<#t>)
+                }
+            };
+            quote!({ #( if expr::is_true(#conditions) { #values } else )* { #otherwise } })
+        }
+        ExprKind::Call { func, args } => call(*func, args, e, scope),
+        ExprKind::InList {
+            expr: x,
+            list,
+            negated,
+        } => {
+            let x = expr(x, scope);
+            let items = list.iter().map(|i| expr(i, scope));
+            let test = quote!(expr::in_list(#x, [#( #items ),*]));
+            if *negated {
+                quote!(expr::not(#test))
+            } else {
+                test
+            }
+        }
+        ExprKind::Like {
+            expr: x,
+            pattern,
+            escape,
+            negated,
+            case_insensitive,
+        } => {
+            let (x, pattern) = (borrowed_text(x, scope), borrowed_text(pattern, scope));
+            let escape = match escape {
+                Some(c) => quote!(Some(#c)),
+                None => quote!(None),
+            };
+            let test = quote!(expr::like(#x, #pattern, #escape, #case_insensitive)?);
+            if *negated {
+                quote!(expr::not(#test))
+            } else {
+                test
+            }
+        }
         ExprKind::GroupKey(i) => {
             let i = syn::Index::from(*i);
             if is_copy(e.ty) {
@@ -97,6 +146,93 @@ pub fn expr(e: &Expr, scope: &Scope) -> TokenStream {
             quote!(aggs.#i.value()?)
         }
     }
+}
+
+/// A scalar function call.
+fn call(func: Func, args: &[Expr], e: &Expr, scope: &Scope) -> TokenStream {
+    let a: Vec<TokenStream> = args.iter().map(|x| expr(x, scope)).collect();
+    match func {
+        // Later arguments are evaluated only when the earlier ones are NULL.
+        Func::Coalesce => {
+            let mut code = a.last().cloned().unwrap_or_else(|| {
+                let t = rust_type(e.ty);
+                quote!(None::<#t>)
+            });
+            for value in a.iter().rev().skip(1) {
+                code = quote!(match #value { Some(v) => Some(v), None => #code });
+            }
+            code
+        }
+        Func::NullIf => {
+            let (x, y) = (&a[0], &a[1]);
+            quote!(expr::nullif(#x, #y))
+        }
+        Func::Length => call1(quote!(expr::length), &a),
+        Func::Upper => call1(quote!(expr::upper), &a),
+        Func::Lower => call1(quote!(expr::lower), &a),
+        Func::Concat => {
+            let parts = args.iter().zip(&a).map(|(arg, code)| match arg.ty {
+                SqlType::Boolean => quote!(expr::bool_text(#code)),
+                _ => quote!(expr::text_of(#code)),
+            });
+            quote!(expr::concat_all([#( #parts ),*]))
+        }
+        Func::Substring => {
+            let (s, start) = (&a[0], &a[1]);
+            let count = match a.get(2) {
+                Some(c) => quote!(Some(#c)),
+                None => quote!(None),
+            };
+            quote!(expr::substring(#s, #start, #count)?)
+        }
+        Func::Trim(side) => {
+            let (s, chars) = (&a[0], &a[1]);
+            let side = match side {
+                TrimSide::Both => quote!(expr::TrimSide::Both),
+                TrimSide::Leading => quote!(expr::TrimSide::Leading),
+                TrimSide::Trailing => quote!(expr::TrimSide::Trailing),
+            };
+            quote!(expr::trim(#s, #chars, #side))
+        }
+        Func::Replace => {
+            let (s, from, to) = (&a[0], &a[1], &a[2]);
+            quote!(expr::replace(#s, #from, #to))
+        }
+        Func::Position => {
+            let (needle, haystack) = (&a[0], &a[1]);
+            quote!(expr::position(#needle, #haystack))
+        }
+        Func::Abs => {
+            let x = &a[0];
+            quote!(expr::abs(#x)?)
+        }
+        Func::Round if a.len() == 2 => {
+            let (x, places) = (&a[0], &a[1]);
+            quote!(expr::round_to(#x, #places)?)
+        }
+        Func::Round => call1(quote!(expr::round), &a),
+        Func::Ceil => call1(quote!(expr::ceil), &a),
+        Func::Floor => call1(quote!(expr::floor), &a),
+        Func::Extract(field) => {
+            let field = quote::format_ident!("{}", field.variant());
+            let x = &a[0];
+            if args[0].ty == SqlType::Date {
+                quote!(expr::extract_date(expr::DateField::#field, #x))
+            } else {
+                quote!(expr::extract(expr::DateField::#field, #x))
+            }
+        }
+        Func::DateTrunc(field) => {
+            let field = quote::format_ident!("{}", field.variant());
+            let x = &a[0];
+            quote!(expr::date_trunc(expr::DateField::#field, #x)?)
+        }
+    }
+}
+
+fn call1(function: TokenStream, args: &[TokenStream]) -> TokenStream {
+    let x = &args[0];
+    quote!(#function(#x))
 }
 
 /// A text expression as `Option<&str>`, borrowing columns, keys and literals.

@@ -35,6 +35,27 @@ impl Expr {
             | ExprKind::Not(e)
             | ExprKind::Cast(e)
             | ExprKind::IsNull { expr: e, .. } => e.collect_columns(out),
+            ExprKind::Case {
+                branches,
+                otherwise,
+            } => {
+                for (when, then) in branches {
+                    when.collect_columns(out);
+                    then.collect_columns(out);
+                }
+                if let Some(e) = otherwise {
+                    e.collect_columns(out);
+                }
+            }
+            ExprKind::Call { args, .. } => args.iter().for_each(|a| a.collect_columns(out)),
+            ExprKind::InList { expr, list, .. } => {
+                expr.collect_columns(out);
+                list.iter().for_each(|a| a.collect_columns(out));
+            }
+            ExprKind::Like { expr, pattern, .. } => {
+                expr.collect_columns(out);
+                pattern.collect_columns(out);
+            }
             ExprKind::Literal(_) | ExprKind::GroupKey(_) | ExprKind::Aggregate(_) => {}
         }
     }
@@ -56,12 +77,161 @@ pub enum ExprKind {
         expr: Box<Expr>,
         negated: bool,
     },
-    /// A numeric promotion or an explicit CAST.
+    /// A numeric promotion or an explicit CAST (to the node's type).
     Cast(Box<Expr>),
+    /// `CASE WHEN c THEN v ... [ELSE e] END`, every value already of the node's type (a simple
+    /// `CASE x WHEN a` is bound as `x = a` conditions).
+    Case {
+        branches: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
+    /// A scalar function with arguments already converted to the types it takes.
+    Call {
+        func: Func,
+        args: Vec<Expr>,
+    },
+    /// `expr [NOT] IN (list)`, the list converted to the type of `expr`.
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    /// `expr [NOT] LIKE | ILIKE pattern [ESCAPE 'c']`.
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        escape: Option<char>,
+        negated: bool,
+        case_insensitive: bool,
+    },
     /// Group key part `i` (only in aggregation outputs and HAVING).
     GroupKey(usize),
     /// The value of aggregate `i` (only in aggregation outputs and HAVING).
     Aggregate(usize),
+}
+
+/// Scalar functions, with Postgres' semantics (see `runtime/src/expr/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    /// The first non-NULL argument.
+    Coalesce,
+    /// NULL when both arguments are equal, else the first.
+    NullIf,
+    Length,
+    Upper,
+    Lower,
+    /// Text of every non-NULL argument, joined.
+    Concat,
+    /// `SUBSTRING(s FROM start [FOR count])`: `count` is the third argument when present.
+    Substring,
+    Trim(TrimSide),
+    Replace,
+    /// `POSITION(needle IN haystack)`: arguments `(needle, haystack)`.
+    Position,
+    Abs,
+    /// One argument, or `(Decimal, Int)` for a number of decimal places.
+    Round,
+    Ceil,
+    Floor,
+    Extract(DateField),
+    /// `DATE_TRUNC('unit', ts)`: the unit is the field, the argument the timestamp.
+    DateTrunc(DateField),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrimSide {
+    Both,
+    Leading,
+    Trailing,
+}
+
+/// A part of a date or time, for EXTRACT and DATE_TRUNC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateField {
+    Millennium,
+    Century,
+    Decade,
+    Year,
+    Quarter,
+    Month,
+    Week,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Milliseconds,
+    Microseconds,
+    /// Day of the week, Sunday 0.
+    Dow,
+    /// Day of the week, Monday 1 (ISO).
+    IsoDow,
+    Doy,
+    /// Seconds since the Unix epoch.
+    Epoch,
+}
+
+impl DateField {
+    pub const NAMES: [(&'static str, DateField); 17] = [
+        ("millennium", DateField::Millennium),
+        ("century", DateField::Century),
+        ("decade", DateField::Decade),
+        ("year", DateField::Year),
+        ("quarter", DateField::Quarter),
+        ("month", DateField::Month),
+        ("week", DateField::Week),
+        ("day", DateField::Day),
+        ("hour", DateField::Hour),
+        ("minute", DateField::Minute),
+        ("second", DateField::Second),
+        ("milliseconds", DateField::Milliseconds),
+        ("microseconds", DateField::Microseconds),
+        ("dow", DateField::Dow),
+        ("isodow", DateField::IsoDow),
+        ("doy", DateField::Doy),
+        ("epoch", DateField::Epoch),
+    ];
+
+    /// The field named `name` (any case, singular or plural as Postgres accepts).
+    pub fn from_name(name: &str) -> Option<DateField> {
+        let lower = name.to_ascii_lowercase();
+        let find = |n: &str| {
+            DateField::NAMES
+                .iter()
+                .find(|(m, _)| *m == n)
+                .map(|(_, f)| *f)
+        };
+        find(&lower).or_else(|| match lower.as_str() {
+            "millisecond" => Some(DateField::Milliseconds),
+            "microsecond" => Some(DateField::Microseconds),
+            "millenniums" | "millennia" => Some(DateField::Millennium),
+            "centuries" => Some(DateField::Century),
+            "decades" => Some(DateField::Decade),
+            _ => lower.strip_suffix('s').and_then(find),
+        })
+    }
+
+    /// The runtime's name for the field (`expr::DateField::...`).
+    pub fn variant(self) -> &'static str {
+        match self {
+            DateField::Millennium => "Millennium",
+            DateField::Century => "Century",
+            DateField::Decade => "Decade",
+            DateField::Year => "Year",
+            DateField::Quarter => "Quarter",
+            DateField::Month => "Month",
+            DateField::Week => "Week",
+            DateField::Day => "Day",
+            DateField::Hour => "Hour",
+            DateField::Minute => "Minute",
+            DateField::Second => "Second",
+            DateField::Milliseconds => "Milliseconds",
+            DateField::Microseconds => "Microseconds",
+            DateField::Dow => "Dow",
+            DateField::IsoDow => "IsoDow",
+            DateField::Doy => "Doy",
+            DateField::Epoch => "Epoch",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -7,7 +7,7 @@
 mod expr;
 mod types;
 
-pub use expr::{AggCall, AggFunc, BinaryOp, Expr, ExprKind, Literal};
+pub use expr::{AggCall, AggFunc, BinaryOp, DateField, Expr, ExprKind, Func, Literal, TrimSide};
 pub use types::SqlType;
 
 use crate::diagnostics::Span;

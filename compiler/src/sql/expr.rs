@@ -84,19 +84,55 @@ impl Binder<'_> {
             ast::Expr::Cast { expr: inner, data_type, .. } => {
                 let bound = self.bind(inner, hook)?;
                 let target = cast_target(data_type).ok_or_else(|| {
-                    self.src.error(e.span(), format!("casting to {data_type} is not supported yet"), "unsupported type")
-                        .with_help("casts between Int, Decimal and Float (INT, BIGINT, NUMERIC, DECIMAL, FLOAT, DOUBLE PRECISION) are supported")
+                    self.src.error(e.span(), format!("casting to {data_type} is not supported"), "unsupported type")
+                        .with_help("the types are INT/BIGINT, NUMERIC/DECIMAL, FLOAT/DOUBLE PRECISION, TEXT/VARCHAR, BOOLEAN, DATE and TIMESTAMP")
                 })?;
-                coerce(bound, target).map_err(|m| self.src.error(e.span(), m, "this cast"))
+                self.explicit_cast(e, bound, target)
             }
-            ast::Expr::Function(f) => Err(self
-                .src
-                .error(e.span(), format!("unknown or unsupported function `{}`", f.name), "not supported")
-                .with_help("supported functions: SUM, COUNT, AVG, MIN, MAX")),
+            ast::Expr::Function(f) => self.function(e, f, hook),
+            ast::Expr::Case { operand, conditions, else_result, .. } => {
+                self.case(e, operand.as_deref(), conditions, else_result.as_deref(), hook)
+            }
+            ast::Expr::In { expr, target: ast::InTarget::List(list), negated, .. } => {
+                self.in_list(e, expr, list, *negated, hook)
+            }
+            ast::Expr::Between { expr, negated, low, high } => self.between(e, expr, low, high, *negated, hook),
+            ast::Expr::Like { negated, any: false, expr, pattern, escape_char } => {
+                self.like(e, expr, pattern, escape_char.as_deref(), *negated, false, hook)
+            }
+            ast::Expr::ILike { negated, any: false, expr, pattern, escape_char } => {
+                self.like(e, expr, pattern, escape_char.as_deref(), *negated, true, hook)
+            }
+            ast::Expr::Substring { expr, substring_from, substring_for, .. } => {
+                self.substring(e, expr, substring_from.as_deref(), substring_for.as_deref(), hook)
+            }
+            ast::Expr::Trim { expr, trim_where, trim_what, trim_characters } => self.trim(
+                e,
+                expr,
+                trim_where.as_ref(),
+                trim_what.as_deref(),
+                trim_characters.as_deref(),
+                hook,
+            ),
+            ast::Expr::Position { expr, r#in } => self.position(e, expr, r#in, hook),
+            ast::Expr::Extract { field, expr, .. } => self.extract(e, field, expr, hook),
+            ast::Expr::Ceil { expr, field } => self.ceil_floor(e, expr, field, true, hook),
+            ast::Expr::Floor { expr, field } => self.ceil_floor(e, expr, field, false, hook),
+            ast::Expr::TypedString(typed) => {
+                let target = cast_target(&typed.data_type).ok_or_else(|| {
+                    self.src.error(e.span(), format!("{} literals are not supported", typed.data_type), "unsupported type")
+                })?;
+                let text = match &typed.value.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let literal = Expr { kind: ExprKind::Literal(Literal::String(text)), ty: SqlType::String, nullable: false, span };
+                coerce(literal, target).map_err(|m| self.src.error(e.span(), m, "this literal"))
+            }
             other => Err(self
                 .src
                 .error(other.span(), format!("unsupported expression `{other}`"), "not supported yet")
-                .with_help("use columns, literals, arithmetic (+ - * / %), comparisons, AND/OR/NOT, IS [NOT] NULL, CAST and aggregates")),
+                .with_help("use columns, literals, arithmetic (+ - * / %), comparisons, AND/OR/NOT, IS [NOT] NULL, [NOT] IN (...), BETWEEN, LIKE/ILIKE, CASE, CAST, functions and aggregates")),
         }
     }
 
@@ -202,7 +238,7 @@ impl Binder<'_> {
         })
     }
 
-    fn binary(
+    pub(super) fn binary(
         &self,
         e: &ast::Expr,
         l: Expr,
@@ -316,6 +352,15 @@ fn cast_target(data_type: &ast::DataType) -> Option<SqlType> {
         "INT" | "INTEGER" | "BIGINT" | "SMALLINT" | "INT2" | "INT4" | "INT8" => SqlType::Int,
         "NUMERIC" | "DECIMAL" => SqlType::Decimal,
         "FLOAT" | "FLOAT8" | "FLOAT4" | "REAL" | "DOUBLE" | "DOUBLE PRECISION" => SqlType::Float,
+        "TEXT" | "VARCHAR" | "CHARACTER VARYING" | "STRING" | "CHAR" | "CHARACTER" => {
+            SqlType::String
+        }
+        "BOOLEAN" | "BOOL" => SqlType::Boolean,
+        "DATE" => SqlType::Date,
+        "TIMESTAMP"
+        | "TIMESTAMPTZ"
+        | "TIMESTAMP WITHOUT TIME ZONE"
+        | "TIMESTAMP WITH TIME ZONE" => SqlType::Timestamp,
         _ => return None,
     })
 }

@@ -9,6 +9,7 @@ mod aggregate;
 mod coerce;
 mod endpoints;
 mod expr;
+mod functions;
 mod locate;
 mod statement;
 mod ttl;

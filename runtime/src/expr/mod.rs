@@ -4,6 +4,18 @@
 //! Every SQL expression compiles to a Rust expression of type `Option<T>` (`None` is NULL);
 //! operators that can fail (overflow, division by zero) return `Result<Option<T>, EvalError>`.
 
+mod cast;
+mod math;
+mod text;
+mod time;
+
+pub use cast::{bool_text, cast, text_of, Cast, ToText};
+pub use math::{abs, ceil, floor, round, round_to, Rounding};
+pub use text::{
+    concat_all, length, like, lower, position, replace, substring, trim, upper, TrimSide,
+};
+pub use time::{date_trunc, extract, extract_date, DateField};
+
 use crate::types::{Decimal, Float};
 
 /// A runtime SQL error. It stops the pipeline, as Postgres would abort the statement.
@@ -194,50 +206,33 @@ pub fn concat(a: Option<String>, b: Option<String>) -> Option<String> {
     Some(a)
 }
 
-/// Implicit and explicit numeric casts (Postgres' numeric promotion: Int → Decimal → Float).
-pub trait Cast<U>: Sized {
-    fn cast(self) -> Result<U, EvalError>;
+/// `NULLIF(a, b)`: NULL when `a = b`, else `a`.
+pub fn nullif<T: PartialEq>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) if a == b => None,
+        (a, _) => a,
+    }
 }
 
-#[inline]
-pub fn cast<T: Cast<U>, U>(a: Option<T>) -> Result<Option<U>, EvalError> {
-    a.map(Cast::cast).transpose()
-}
-
-impl Cast<Decimal> for i64 {
-    fn cast(self) -> Result<Decimal, EvalError> {
-        Ok(Decimal::from(self))
+/// `x IN (list)`: TRUE when an element equals `x`; otherwise NULL if `x` or an element is NULL,
+/// else FALSE.
+pub fn in_list<T: PartialEq>(
+    x: Option<T>,
+    list: impl IntoIterator<Item = Option<T>>,
+) -> Option<bool> {
+    let x = x?;
+    let mut saw_null = false;
+    for item in list {
+        match item {
+            Some(v) if v == x => return Some(true),
+            Some(_) => {}
+            None => saw_null = true,
+        }
     }
-}
-impl Cast<Decimal> for u64 {
-    fn cast(self) -> Result<Decimal, EvalError> {
-        Ok(Decimal::from(self))
-    }
-}
-impl Cast<Float> for i64 {
-    fn cast(self) -> Result<Float, EvalError> {
-        Ok(Float(self as f64))
-    }
-}
-impl Cast<Float> for u64 {
-    fn cast(self) -> Result<Float, EvalError> {
-        Ok(Float(self as f64))
-    }
-}
-impl Cast<Float> for Decimal {
-    fn cast(self) -> Result<Float, EvalError> {
-        use rust_decimal::prelude::ToPrimitive;
-        Ok(Float(self.to_f64().unwrap_or(f64::NAN)))
-    }
-}
-impl Cast<i64> for u64 {
-    fn cast(self) -> Result<i64, EvalError> {
-        i64::try_from(self).map_err(|_| EvalError::Overflow("Int"))
-    }
-}
-impl Cast<Decimal> for Float {
-    fn cast(self) -> Result<Decimal, EvalError> {
-        Decimal::try_from(self.0).map_err(|_| EvalError::Overflow("Decimal"))
+    if saw_null {
+        None
+    } else {
+        Some(false)
     }
 }
 
