@@ -235,10 +235,13 @@ sql_errors! {
         "SELECT Country INTO t FROM sales UNION SELECT Country FROM sales;", ""
         => "this query form (UNION, VALUES, ...) is not supported in a pipeline", "25:3", "SELECT..",
         ["write `SELECT ... INTO <table> FROM <table>"];
-    select_distinct:
-        "SELECT DISTINCT Country INTO t FROM sales;", ""
-        => "SELECT DISTINCT is not supported in a pipeline", "25:3", "SELECT DISTINCT..",
-        ["use GROUP BY over the columns instead"];
+    select_distinct_on:
+        "SELECT DISTINCT ON (Country) Country, Quantity INTO t FROM sales;", ""
+        => "SELECT DISTINCT ON is not supported in a pipeline", "25:3", "SELECT DISTINCT..",
+        ["use GROUP BY with MIN/MAX of the other columns"];
+    select_distinct_star:
+        "SELECT DISTINCT * INTO t FROM sales;", ""
+        => "SELECT DISTINCT * is not supported", "25:19", "*", ["list the columns"];
     duplicate_output_column:
         "SELECT Country, country INTO t FROM sales;", ""
         => "column `Country` appears twice in the result", "25:19", "country",
@@ -268,9 +271,13 @@ sql_errors! {
         "SELECT Country, SUM(Quantity) OVER () AS s INTO t FROM sales GROUP BY Country;", ""
         => "SUM with OVER, FILTER or WITHIN GROUP is not supported", "25:19", "SUM(..",
         ["window functions are not supported in pipelines"];
-    count_distinct:
-        "SELECT Country, COUNT(DISTINCT Quantity) AS s INTO t FROM sales GROUP BY Country;", ""
-        => "COUNT(DISTINCT ...) and argument clauses are not supported yet", "25:19", "COUNT(..", [];
+    count_distinct_star:
+        "SELECT Country, COUNT(DISTINCT *) AS s INTO t FROM sales GROUP BY Country;", ""
+        => "COUNT takes exactly one argument", "25:19", "COUNT", [];
+    aggregate_with_order_by:
+        "SELECT Country, SUM(Quantity ORDER BY Quantity) AS s INTO t FROM sales GROUP BY Country;", ""
+        => "SUM(... ORDER BY/LIMIT) is not supported", "25:19", "SUM(..",
+        ["does not depend on the order of its rows"];
     unknown_function:
         "SELECT SOUNDEX(Country) AS u INTO t FROM sales;", ""
         => "unknown or unsupported function `SOUNDEX`", "25:10", "SOUNDEX(..",
@@ -279,6 +286,20 @@ sql_errors! {
         "SELECT Country INTO t FROM sales WHERE InvoiceDate > NOW();", ""
         => "`NOW` depends on when the pipeline runs", "25:56", "NOW",
         ["use a time column of the source (see TTL for expiring old rows)"];
+    window_function_over:
+        "SELECT Country, ROW_NUMBER() OVER (PARTITION BY Country) AS n INTO t FROM sales;", ""
+        => "window function `ROW_NUMBER` (OVER) is not supported", "25:19", "ROW_NUMBER..",
+        ["aggregate with GROUP BY, or over TUMBLE/HOP windows"];
+    subquery_in_where:
+        "SELECT Country INTO t FROM sales WHERE Quantity > (SELECT 1);", ""
+        => "subqueries are not supported yet", "25:54", "SELECT 1",
+        ["write the inner query as its own `SELECT ... INTO` statement"];
+    interval_alone:
+        "SELECT INTERVAL '1 day' AS i INTO t FROM sales;", ""
+        => "an INTERVAL can only be added to or subtracted from a Timestamp or a Date", "25:19", "'1 day'", [];
+    bad_interval:
+        "SELECT InvoiceDate + INTERVAL '1 fortnight' AS i INTO t FROM sales;", ""
+        => "is not an interval dozerc can read", "25:33", "'1 fortnight'", ["INTERVAL '1 day'"];
     function_arity:
         "SELECT REPLACE(Country, 'a') AS r INTO t FROM sales;", ""
         => "REPLACE takes 3 arguments, found 2", "25:10", "REPLACE(..", [];

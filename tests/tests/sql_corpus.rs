@@ -136,6 +136,16 @@ const SCALAR: &[&str] = &[
     "SELECT id, name FROM items WHERE COALESCE(active, false)",
     "SELECT id, qty FROM items WHERE name LIKE '%a%' OR category IN ('snack')",
     "SELECT id, price FROM items WHERE EXTRACT(MONTH FROM created) BETWEEN 4 AND 9",
+    // intervals and date arithmetic
+    "SELECT id, created + INTERVAL '1 day' AS v FROM items",
+    "SELECT id, created - INTERVAL '2 hours 30 minutes' AS v FROM items",
+    "SELECT id, created + INTERVAL '1 month' AS v FROM items",
+    "SELECT id, INTERVAL '1 year' + created AS v FROM items",
+    "SELECT id, day + INTERVAL '36 hours' AS v FROM items",
+    "SELECT id, day + 30 AS v FROM items",
+    "SELECT id, day - 7 AS v FROM items",
+    "SELECT id, DATE '2024-01-01' - day AS v FROM items",
+    "SELECT id, name FROM items WHERE created > TIMESTAMP '2024-12-31' - INTERVAL '90 days'",
 ];
 
 const AGGREGATE: &[&str] = &[
@@ -159,6 +169,15 @@ const AGGREGATE: &[&str] = &[
     "SELECT category, SUM(qty) AS v FROM items GROUP BY category HAVING SUM(qty) BETWEEN 10 AND 500",
     "SELECT category, COUNT(*) AS v FROM items GROUP BY category HAVING MAX(name) LIKE '%a%'",
     "SELECT COUNT(*) AS v, SUM(CASE WHEN note IS NULL THEN 1 END) AS nulls FROM items",
+    // DISTINCT
+    "SELECT DISTINCT category FROM items",
+    "SELECT DISTINCT category, active FROM items WHERE qty > 0",
+    "SELECT DISTINCT UPPER(name) AS k FROM items",
+    "SELECT DISTINCT category, COUNT(*) AS v FROM items GROUP BY category",
+    "SELECT category, COUNT(DISTINCT name) AS v FROM items GROUP BY category",
+    "SELECT category, SUM(DISTINCT qty) AS v, AVG(DISTINCT qty) AS w FROM items GROUP BY category",
+    "SELECT COUNT(DISTINCT category) AS v, COUNT(DISTINCT EXTRACT(MONTH FROM created)) AS w FROM items",
+    "SELECT active, COUNT(DISTINCT day) AS v, MAX(DISTINCT price) AS w FROM items GROUP BY active",
 ];
 
 #[test]

@@ -398,12 +398,13 @@ fn served(port: u16, path: &str) -> anyhow::Result<Vec<String>> {
     let mut rows: Vec<String> = all_rows(port, path)?
         .iter()
         .map(|row| {
-            let fields: Vec<String> = row
+            let mut fields: Vec<String> = row
                 .as_object()
                 .into_iter()
                 .flatten()
                 .map(|(k, v)| format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_string)))
                 .collect();
+            fields.sort();
             fields.join(" ")
         })
         .collect();

@@ -227,6 +227,18 @@ fn call(func: Func, args: &[Expr], e: &Expr, scope: &Scope) -> TokenStream {
             let x = &a[0];
             quote!(expr::date_trunc(expr::DateField::#field, #x)?)
         }
+        Func::AddInterval { months, micros } => {
+            let x = &a[0];
+            quote!(expr::add_interval(#x, #months, #micros)?)
+        }
+        Func::DateAddDays => {
+            let (d, n) = (&a[0], &a[1]);
+            quote!(expr::date_add_days(#d, #n)?)
+        }
+        Func::DateDiff => {
+            let (x, y) = (&a[0], &a[1]);
+            quote!(expr::date_diff(#x, #y))
+        }
     }
 }
 

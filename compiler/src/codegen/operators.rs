@@ -215,13 +215,17 @@ fn watermark(statement: &Statement, ttl: &Ttl) -> (TokenStream, TokenStream) {
 /// The accumulator type of one aggregate call.
 fn accumulator(call: &AggCall) -> TokenStream {
     let arg_ty = call.arg.as_ref().map(|a| rust_type(a.ty));
-    match (call.func, arg_ty) {
+    let plain = match (call.func, &arg_ty) {
         (AggFunc::Count, _) => quote!(Count),
         (AggFunc::Sum, Some(t)) => quote!(Sum<#t>),
         (AggFunc::Avg, Some(t)) => quote!(Avg<#t>),
         (AggFunc::Min, Some(t)) => quote!(Min<#t>),
         (AggFunc::Max, Some(t)) => quote!(Max<#t>),
         (_, None) => quote!(Count),
+    };
+    match (call.distinct, arg_ty) {
+        (true, Some(t)) => quote!(Distinct<#t, #plain>),
+        _ => plain,
     }
 }
 
@@ -271,7 +275,7 @@ fn aggregate(
             let i = syn::Index::from(i);
             match (&call.func, &call.arg) {
                 (AggFunc::Count, None) => quote!(aggs.#i.add_row(weight)?;),
-                (AggFunc::Count, Some(_)) => quote!(aggs.#i.add(&#n, weight)?;),
+                (AggFunc::Count, Some(_)) if !call.distinct => quote!(aggs.#i.add(&#n, weight)?;),
                 _ => quote!(aggs.#i.add(#n, weight)?;),
             }
         });

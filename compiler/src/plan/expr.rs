@@ -136,6 +136,16 @@ pub enum Func {
     Extract(DateField),
     /// `DATE_TRUNC('unit', ts)`: the unit is the field, the argument the timestamp.
     DateTrunc(DateField),
+    /// `ts + INTERVAL '...'` (a subtraction has the interval negated): calendar months first,
+    /// then a fixed number of microseconds, as Postgres adds to a `timestamp`.
+    AddInterval {
+        months: i32,
+        micros: i64,
+    },
+    /// `date + n` (days).
+    DateAddDays,
+    /// `date - date`: the number of days.
+    DateDiff,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,6 +326,8 @@ impl AggFunc {
 pub struct AggCall {
     pub func: AggFunc,
     pub arg: Option<Expr>,
+    /// `f(DISTINCT x)`: each distinct non-NULL value counts once.
+    pub distinct: bool,
     /// The result type.
     pub ty: SqlType,
 }

@@ -73,16 +73,23 @@ impl AggregateScope {
                 .src
                 .error(e.span(), format!("{name} needs one argument"), "here"));
         };
-        if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
-            return Err(b.src.error(
-                e.span(),
-                format!("{name}(DISTINCT ...) and argument clauses are not supported yet"),
-                "not supported",
-            ));
+        if !list.clauses.is_empty() {
+            return Err(b
+                .src
+                .error(
+                    e.span(),
+                    format!("{name}(... ORDER BY/LIMIT) is not supported"),
+                    "not supported",
+                )
+                .with_help("an aggregate's value does not depend on the order of its rows"));
         }
+        let distinct = matches!(
+            list.duplicate_treatment,
+            Some(ast::DuplicateTreatment::Distinct)
+        );
         let arg = match list.args.as_slice() {
             [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]
-                if func == AggFunc::Count =>
+                if func == AggFunc::Count && !distinct =>
             {
                 None
             }
@@ -112,7 +119,21 @@ impl AggregateScope {
                     _ => "MIN and MAX need a value that can be ordered",
                 })
         })?;
-        let call = AggCall { func, arg, ty };
+        if distinct && arg.as_ref().is_some_and(|a| !a.ty.is_orderable()) {
+            return Err(b.src.error(
+                e.span(),
+                format!("{name}(DISTINCT ...) needs values that can be compared"),
+                "not comparable",
+            ));
+        }
+        // MIN and MAX of the distinct values are MIN and MAX.
+        let distinct = distinct && matches!(func, AggFunc::Count | AggFunc::Sum | AggFunc::Avg);
+        let call = AggCall {
+            func,
+            arg,
+            distinct,
+            ty,
+        };
         let index = match self.aggregates.iter().position(|c| *c == call) {
             Some(i) => i,
             None => {

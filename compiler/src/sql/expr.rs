@@ -55,10 +55,36 @@ impl Binder<'_> {
             ast::Expr::CompoundIdentifier(parts) => self.qualified_column(parts, e),
             ast::Expr::Nested(inner) => self.bind(inner, hook),
             ast::Expr::Value(v) => self.literal(&v.value, e),
+            ast::Expr::BinaryOp { left, op: op @ (ast::BinaryOperator::Plus | ast::BinaryOperator::Minus), right }
+                if matches!(right.as_ref(), ast::Expr::Interval(_)) =>
+            {
+                let ast::Expr::Interval(interval) = right.as_ref() else { unreachable!() };
+                let negate = matches!(op, ast::BinaryOperator::Minus);
+                self.interval_arith(e, left, interval, negate, hook)
+            }
+            ast::Expr::BinaryOp { left, op: ast::BinaryOperator::Plus, right }
+                if matches!(left.as_ref(), ast::Expr::Interval(_)) =>
+            {
+                let ast::Expr::Interval(interval) = left.as_ref() else { unreachable!() };
+                self.interval_arith(e, right, interval, false, hook)
+            }
             ast::Expr::BinaryOp { left, op, right } => {
                 let (l, r) = (self.bind(left, hook)?, self.bind(right, hook)?);
+                if let Some(dated) = self.date_arith(e, &l, op, &r) {
+                    return dated;
+                }
                 self.binary(e, l, op, r)
             }
+            ast::Expr::Subquery(_)
+            | ast::Expr::Exists { .. }
+            | ast::Expr::In { target: ast::InTarget::Subquery(_), .. } => Err(self
+                .src
+                .error(e.span(), "subqueries are not supported yet", "subquery")
+                .with_help("write the inner query as its own `SELECT ... INTO` statement and read its table")),
+            ast::Expr::Interval(_) => Err(self
+                .src
+                .error(e.span(), "an INTERVAL can only be added to or subtracted from a Timestamp or a Date", "interval")
+                .with_help("write e.g. created + INTERVAL '1 day'")),
             ast::Expr::UnaryOp { op, expr } => {
                 let inner = self.bind(expr, hook)?;
                 match op {

@@ -58,13 +58,17 @@ pub fn bind(
             SHAPE,
         ));
     };
-    if select.distinct.is_some() {
-        return Err(unsupported(
-            select.span(),
-            "SELECT DISTINCT",
-            "use GROUP BY over the columns instead",
-        ));
-    }
+    let distinct = match &select.distinct {
+        None | Some(ast::Distinct::All) => false,
+        Some(ast::Distinct::Distinct) => true,
+        Some(ast::Distinct::On(_)) => {
+            return Err(unsupported(
+                select.span(),
+                "SELECT DISTINCT ON",
+                "use GROUP BY with MIN/MAX of the other columns",
+            ))
+        }
+    };
     let name = output_name(src, select, pipeline)?;
     let From {
         input,
@@ -102,9 +106,30 @@ pub fn bind(
             ))
         }
     };
-    let aggregated = !group_by.is_empty()
+    let mut aggregated = !group_by.is_empty()
         || select.having.is_some()
         || select.projection.iter().any(has_aggregate);
+    // An aggregation's rows are distinct already (every GROUP BY key is selected); without one,
+    // SELECT DISTINCT groups by the selected expressions.
+    let mut group_by = group_by;
+    if distinct && !aggregated {
+        for item in &select.projection {
+            match item {
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => group_by.push(e.clone()),
+                other => {
+                    return Err(src
+                        .error(
+                            other.span(),
+                            "SELECT DISTINCT * is not supported",
+                            "wildcard",
+                        )
+                        .with_help("list the columns: SELECT DISTINCT a, b FROM ..."))
+                }
+            }
+        }
+        aggregated = true;
+    }
 
     let (items, body, key) = if aggregated {
         let mut scope = AggregateScope {

@@ -14,7 +14,9 @@ pub use math::{abs, ceil, floor, round, round_to, Rounding};
 pub use text::{
     concat_all, length, like, lower, position, replace, substring, trim, upper, TrimSide,
 };
-pub use time::{date_trunc, extract, extract_date, DateField};
+pub use time::{
+    add_interval, date_add_days, date_diff, date_trunc, extract, extract_date, DateField,
+};
 
 use crate::types::{Decimal, Float};
 

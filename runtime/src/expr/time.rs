@@ -114,6 +114,41 @@ pub fn date_trunc(field: DateField, ts: Option<Timestamp>) -> Result<Option<Time
     Ok(truncated.map(|t| t.and_utc()))
 }
 
+/// `ts + INTERVAL`: calendar months first (the day clamped to the month's end, as Postgres), then
+/// a fixed number of microseconds.
+pub fn add_interval(
+    ts: Option<Timestamp>,
+    months: i32,
+    micros: i64,
+) -> Result<Option<Timestamp>, EvalError> {
+    let Some(ts) = ts else { return Ok(None) };
+    let shifted = match months {
+        0 => Some(ts),
+        m if m > 0 => ts.checked_add_months(chrono::Months::new(m.unsigned_abs())),
+        m => ts.checked_sub_months(chrono::Months::new(m.unsigned_abs())),
+    };
+    shifted
+        .and_then(|t| t.checked_add_signed(Duration::microseconds(micros)))
+        .map(Some)
+        .ok_or(EvalError::Overflow("Timestamp"))
+}
+
+/// `date + n`: `n` days later.
+pub fn date_add_days(date: Option<Date>, days: Option<i64>) -> Result<Option<Date>, EvalError> {
+    let (Some(date), Some(days)) = (date, days) else {
+        return Ok(None);
+    };
+    Duration::try_days(days)
+        .and_then(|d| date.checked_add_signed(d))
+        .map(Some)
+        .ok_or(EvalError::Overflow("Date"))
+}
+
+/// `a - b` on dates: the days between them.
+pub fn date_diff(a: Option<Date>, b: Option<Date>) -> Option<i64> {
+    Some((a? - b?).num_days())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

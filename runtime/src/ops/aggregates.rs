@@ -245,6 +245,82 @@ extreme!(
     "`MAX(x)`, NULL for a group without non-NULL values."
 );
 
+/// An accumulator `f(DISTINCT x)` feeds each distinct value into, once.
+pub trait DistinctInput<T> {
+    type Output;
+    fn add_value(&mut self, value: T, weight: i64) -> Result<(), EvalError>;
+    fn output(&self) -> Result<Option<Self::Output>, EvalError>;
+}
+
+impl<T> DistinctInput<T> for Count {
+    type Output = i64;
+    fn add_value(&mut self, _value: T, weight: i64) -> Result<(), EvalError> {
+        self.add_row(weight)
+    }
+    fn output(&self) -> Result<Option<i64>, EvalError> {
+        self.value()
+    }
+}
+
+impl<T: SumValue> DistinctInput<T> for Sum<T> {
+    type Output = T;
+    fn add_value(&mut self, value: T, weight: i64) -> Result<(), EvalError> {
+        self.add(Some(value), weight)
+    }
+    fn output(&self) -> Result<Option<T>, EvalError> {
+        self.value()
+    }
+}
+
+impl<T: SumValue> DistinctInput<T> for Avg<T> {
+    type Output = T::Avg;
+    fn add_value(&mut self, value: T, weight: i64) -> Result<(), EvalError> {
+        self.add(Some(value), weight)
+    }
+    fn output(&self) -> Result<Option<T::Avg>, EvalError> {
+        self.value()
+    }
+}
+
+/// `COUNT(DISTINCT x)`, `SUM(DISTINCT x)`, `AVG(DISTINCT x)`: a multiset of the group's values,
+/// and the inner accumulator `A` over each value present at least once.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "T: Serialize, A: Serialize",
+    deserialize = "T: DeserializeOwned + Ord, A: DeserializeOwned"
+))]
+pub struct Distinct<T: Ord, A> {
+    values: Multiset<T>,
+    inner: A,
+}
+
+impl<T: Ord, A: Default> Default for Distinct<T, A> {
+    fn default() -> Self {
+        Distinct {
+            values: Multiset::default(),
+            inner: A::default(),
+        }
+    }
+}
+
+impl<T: Ord + Clone, A: DistinctInput<T>> Distinct<T, A> {
+    pub fn add(&mut self, value: Option<T>, weight: i64) -> Result<(), EvalError> {
+        let Some(v) = value else { return Ok(()) };
+        let before = self.values.counts.get(&v).copied().unwrap_or(0);
+        self.values.add(Some(v.clone()), weight);
+        let after = before + weight;
+        match (before > 0, after > 0) {
+            (false, true) => self.inner.add_value(v, 1),
+            (true, false) => self.inner.add_value(v, -1),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn value(&self) -> Result<Option<A::Output>, EvalError> {
+        self.inner.output()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +351,33 @@ mod tests {
         n.add(Some(2), 1).unwrap();
         n.add(Some(2), -1).unwrap();
         assert_eq!(n.value().unwrap(), None);
+    }
+
+    #[test]
+    fn distinct_values_count_once_until_their_last_copy_goes() {
+        let mut c = Distinct::<i64, Count>::default();
+        let mut s = Distinct::<i64, Sum<i64>>::default();
+        for v in [3, 3, 5, 7] {
+            c.add(Some(v), 1).unwrap();
+            s.add(Some(v), 1).unwrap();
+        }
+        c.add(None, 1).unwrap();
+        assert_eq!(
+            (c.value().unwrap(), s.value().unwrap()),
+            (Some(3), Some(15))
+        );
+        c.add(Some(3), -1).unwrap();
+        s.add(Some(3), -1).unwrap();
+        assert_eq!(
+            (c.value().unwrap(), s.value().unwrap()),
+            (Some(3), Some(15))
+        );
+        c.add(Some(3), -1).unwrap();
+        s.add(Some(3), -1).unwrap();
+        assert_eq!(
+            (c.value().unwrap(), s.value().unwrap()),
+            (Some(2), Some(12))
+        );
     }
 
     #[test]
