@@ -300,6 +300,43 @@ fn a_statement_reads_an_earlier_result() {
 }
 
 #[test]
+fn with_queries_and_subqueries_become_hidden_statements_read_by_the_statement() {
+    let c = compiled(
+        "WITH big AS (SELECT Country, Quantity FROM sales WHERE Quantity > 10), \
+              per AS (SELECT Country, COUNT(*) AS n FROM big GROUP BY Country) \
+         SELECT Country, n INTO busy FROM per WHERE n > 1;\n\
+         SELECT c, total INTO totals FROM (SELECT Country AS c, SUM(Quantity) AS total FROM sales GROUP BY Country) s;",
+    );
+    let names: Vec<&str> = c
+        .pipeline
+        .statements
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["busy__big", "busy__per", "busy", "totals__s", "totals"]
+    );
+    let s = &c.pipeline.statements;
+    assert_eq!(s[1].input, Input::Statement(0), "per reads big");
+    assert_eq!(s[2].input, Input::Statement(1), "busy reads per");
+    assert_eq!(s[4].input, Input::Statement(3));
+    assert_eq!(
+        columns(&s[4]),
+        [("c", SqlType::String, true), ("total", SqlType::Int, true)]
+    );
+    // A WITH name is visible only inside its statement.
+    let err = common::compile(
+        "WITH x AS (SELECT Country FROM sales) SELECT Country INTO a FROM x;\n\
+         SELECT Country INTO b FROM x;",
+        "",
+    )
+    .err()
+    .expect("x is not visible to the second statement");
+    assert!(dozerc::diagnostics::render(&err).contains("unknown table `x`"));
+}
+
+#[test]
 fn projections_of_a_source_are_keyed_by_record_id() {
     let c = compiled("SELECT InvoiceNo INTO t FROM sales;");
     assert_eq!(c.pipeline.statements[0].key, TableKey::RecordId);

@@ -223,14 +223,21 @@ sql_errors! {
         "SELECT Country INTO t FROM HOP(sales, InvoiceDate, '1 HOUR', '1 DAY') w;", ""
         => "a HOP window without aggregation is not supported", "25:3", "SELECT Country..",
         ["aggregate over the window", "or select over TUMBLE(...) for one window per row"];
-    subquery_in_from:
-        "SELECT Country INTO t FROM (SELECT Country FROM sales) s;", ""
-        => "FROM must name a table", "25:31", "SELECT Country FROM sales..",
-        ["write the inner query as its own `SELECT ... INTO` statement"];
-    with_clause:
-        "WITH x AS (SELECT Country FROM sales) SELECT Country INTO t FROM x;", ""
-        => "WITH is not supported in a pipeline", "25:3", "WITH x AS..",
-        ["write each step as its own `SELECT ... INTO` statement"];
+    subquery_in_from_needs_no_into:
+        "SELECT Country INTO t FROM (SELECT Country INTO u FROM sales) s;", ""
+        => "a query inside a statement has no INTO", "25:51", "u", ["only the outer SELECT names"];
+    recursive_with:
+        "WITH RECURSIVE x AS (SELECT Country FROM sales) SELECT Country INTO t FROM x;", ""
+        => "WITH RECURSIVE is not supported in a pipeline", "25:3", "WITH..",
+        ["write the steps as statements"];
+    with_column_list:
+        "WITH x (c) AS (SELECT Country FROM sales) SELECT c INTO t FROM x;", ""
+        => "column names after a WITH name are not supported", "25:8", "x (c..",
+        ["name the columns with AS inside the query"];
+    hidden_name_taken:
+        "SELECT Country INTO t__x FROM sales; WITH x AS (SELECT Country FROM sales) SELECT Country INTO t FROM x;", ""
+        => "this query would be stored as `t__x`, which is already a table", "25:51", "SELECT Country FROM sales..",
+        ["rename the WITH query"];
     union:
         "SELECT Country INTO t FROM sales UNION SELECT Country FROM sales;", ""
         => "this query form (UNION, VALUES, ...) is not supported in a pipeline", "25:3", "SELECT..",

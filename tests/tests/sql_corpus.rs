@@ -1,6 +1,6 @@
 //! The differential SQL corpus over one Postgres table (see `dozer_e2e::corpus`): scalar
-//! functions, CASE, IN, BETWEEN, LIKE, casts, EXTRACT and DATE_TRUNC in projections, filters,
-//! group keys, aggregate arguments and HAVING. Every statement is an endpoint of one generated
+//! functions, CASE, IN, BETWEEN, LIKE, casts, EXTRACT, DATE_TRUNC and intervals in projections,
+//! filters, group keys, aggregate arguments and HAVING; DISTINCT; WITH and subqueries in FROM. Every statement is an endpoint of one generated
 //! crate and must equal Postgres after the snapshot and after each round of random changes.
 //!
 //! `DOZER_CORPUS_SEED=<n>` replays a failing run's data.
@@ -178,6 +178,12 @@ const AGGREGATE: &[&str] = &[
     "SELECT category, SUM(DISTINCT qty) AS v, AVG(DISTINCT qty) AS w FROM items GROUP BY category",
     "SELECT COUNT(DISTINCT category) AS v, COUNT(DISTINCT EXTRACT(MONTH FROM created)) AS w FROM items",
     "SELECT active, COUNT(DISTINCT day) AS v, MAX(DISTINCT price) AS w FROM items GROUP BY active",
+    // WITH and subqueries in FROM
+    "WITH pos AS (SELECT id, qty, price FROM items WHERE qty > 0) SELECT id, qty * price AS v {INTO} FROM pos",
+    "WITH c AS (SELECT category, SUM(qty) AS total FROM items GROUP BY category) SELECT category, total * 2 AS v {INTO} FROM c WHERE total > 0",
+    "SELECT k, COUNT(*) AS v {INTO} FROM (SELECT UPPER(category) AS k, id FROM items) s GROUP BY k",
+    "WITH a AS (SELECT id, name, qty FROM items WHERE active), b AS (SELECT name, SUM(qty) AS q FROM a GROUP BY name) SELECT name, q {INTO} FROM b WHERE q > 10",
+    "SELECT n, COUNT(*) AS v {INTO} FROM (SELECT category, COUNT(*) AS n FROM items GROUP BY category) s GROUP BY n",
 ];
 
 #[test]

@@ -38,7 +38,7 @@ pub fn compile(cfg: &LoadedConfig, sources: Vec<SourceTable>) -> Result<Pipeline
         let parsed = Parser::parse_sql(&PostgreSqlDialect {}, source.text())
             .map_err(|e| source.parse_error(e))?;
         for ast in &parsed {
-            let statement = statement::bind(&source, &pipeline, ast)?;
+            let statement = statement::bind(&source, &mut pipeline, ast)?;
             pipeline.statements.push(statement);
         }
     }

@@ -14,29 +14,52 @@ use sqlparser::ast::{self, Spanned};
 const SHAPE: &str =
     "write `SELECT ... INTO <table> FROM <table> [WHERE ...] [GROUP BY ...] [HAVING ...];`";
 
+/// Binds one statement. Its WITH queries and derived tables are bound first, as hidden
+/// statements (`<table>__<name>`) pushed into `pipeline`, which the statement then reads.
 pub fn bind(
     src: &SqlSource,
-    pipeline: &Pipeline,
+    pipeline: &mut Pipeline,
     statement: &ast::Statement,
 ) -> Result<Statement, CompileError> {
-    let unsupported = |span, what: &str, help: &str| {
-        src.error(
-            span,
-            format!("{what} is not supported in a pipeline"),
-            "not supported",
-        )
-        .with_help(help.to_string())
-    };
     let ast::Statement::Query(query) = statement else {
         return Err(unsupported(
+            src,
             statement.span(),
             "this kind of statement",
             &format!("only SELECT statements define pipeline tables; {SHAPE}"),
         ));
     };
-    if query.with.is_some() {
-        return Err(unsupported(query.span(), "WITH", "write each step as its own `SELECT ... INTO` statement; a statement may read an earlier one's table"));
-    }
+    bind_query(src, pipeline, query, None, &[])
+}
+
+fn unsupported(
+    src: &SqlSource,
+    span: sqlparser::tokenizer::Span,
+    what: &str,
+    help: &str,
+) -> CompileError {
+    src.error(
+        span,
+        format!("{what} is not supported in a pipeline"),
+        "not supported",
+    )
+    .with_help(help.to_string())
+}
+
+/// Tables a query may name besides sources and statements: its WITH queries and derived
+/// tables, by name, as the hidden statements they were bound to.
+type Scope = [(String, usize)];
+
+/// Binds a query: the statement itself (`hidden` is None: it must have INTO) or one of its
+/// WITH queries or derived tables (`hidden` names it; it must not have INTO).
+fn bind_query(
+    src: &SqlSource,
+    pipeline: &mut Pipeline,
+    query: &ast::Query,
+    hidden: Option<String>,
+    outer: &Scope,
+) -> Result<Statement, CompileError> {
+    let unsupported = |span, what: &str, help: &str| unsupported(src, span, what, help);
     if let Some(order) = &query.order_by {
         return Err(unsupported(
             order.span(),
@@ -69,13 +92,96 @@ pub fn bind(
             ))
         }
     };
-    let name = output_name(src, select, pipeline)?;
+    let name = match hidden {
+        Some(name) => {
+            if let Some(into) = &select.into {
+                return Err(src
+                    .error(
+                        into.span(),
+                        "a query inside a statement has no INTO",
+                        "INTO",
+                    )
+                    .with_help("only the outer SELECT names the statement's result"));
+            }
+            let taken = pipeline
+                .sources
+                .iter()
+                .map(|s| &s.name)
+                .chain(pipeline.statements.iter().map(|s| &s.name));
+            if taken.into_iter().any(|t| t.eq_ignore_ascii_case(&name)) {
+                return Err(src
+                    .error(
+                        query.span(),
+                        format!("this query would be stored as `{name}`, which is already a table"),
+                        "name taken",
+                    )
+                    .with_help("rename the WITH query or the subquery's alias"));
+            }
+            name
+        }
+        None => output_name(src, select, pipeline)?,
+    };
+    let mut scope = outer.to_vec();
+    if let Some(with) = &query.with {
+        if with.recursive {
+            return Err(unsupported(
+                with.span(),
+                "WITH RECURSIVE",
+                "a pipeline's tables are computed once per change, not iterated; write the steps as statements",
+            ));
+        }
+        for cte in &with.cte_tables {
+            if !cte.alias.columns.is_empty() {
+                return Err(src
+                    .error(
+                        cte.alias.span(),
+                        "column names after a WITH name are not supported",
+                        "column list",
+                    )
+                    .with_help("name the columns with AS inside the query"));
+            }
+            let cte_name = cte.alias.name.value.clone();
+            let hidden = bind_query(
+                src,
+                pipeline,
+                &cte.query,
+                Some(format!("{name}__{cte_name}")),
+                &scope,
+            )?;
+            pipeline.statements.push(hidden);
+            scope.push((cte_name, pipeline.statements.len() - 1));
+        }
+    }
+    if let Some(ast::TableFactor::Derived {
+        subquery, alias, ..
+    }) = select.from.first().map(|f| &f.relation)
+    {
+        let Some(alias) = alias else {
+            return Err(src
+                .error(
+                    subquery.span(),
+                    "a subquery in FROM needs a name",
+                    "no alias",
+                )
+                .with_help("write `FROM (SELECT ...) AS s`"));
+        };
+        let hidden = bind_query(
+            src,
+            pipeline,
+            subquery,
+            Some(format!("{name}__{}", alias.name.value)),
+            &scope,
+        )?;
+        pipeline.statements.push(hidden);
+        scope.push((alias.name.value.clone(), pipeline.statements.len() - 1));
+    }
+    let pipeline: &Pipeline = pipeline;
     let From {
         input,
         alias,
         window,
         ttl,
-    } = input_table(src, select, pipeline)?;
+    } = input_table(src, select, pipeline, &scope)?;
     // A window's relation: the input's columns, then window_start and window_end.
     let mut columns = pipeline.columns(input).to_vec();
     let input_columns = columns.len();
@@ -405,6 +511,7 @@ fn input_table(
     src: &SqlSource,
     select: &ast::Select,
     pipeline: &Pipeline,
+    scope: &Scope,
 ) -> Result<From, CompileError> {
     let [from] = select.from.as_slice() else {
         let span = select.from.get(1).map_or(select.span(), |f| f.span());
@@ -421,16 +528,37 @@ fn input_table(
             )
             .with_help("a statement reads one source or one earlier result"));
     }
+    if let ast::TableFactor::Derived {
+        alias: Some(alias), ..
+    } = &from.relation
+    {
+        // Bound already, as a hidden statement.
+        let input = resolve_table(src, pipeline, scope, &alias.name.value, true, alias.span())?;
+        return Ok(From {
+            input,
+            alias: Some(alias.name.value.clone()),
+            window: None,
+            ttl: None,
+        });
+    }
     let ast::TableFactor::Table {
         name, alias, args, ..
     } = &from.relation
     else {
-        return Err(src.error(from.relation.span(), "FROM must name a table", "not a table").with_help("subqueries are not supported yet; write the inner query as its own `SELECT ... INTO` statement"));
+        return Err(src
+            .error(
+                from.relation.span(),
+                "FROM must name a table",
+                "not a table",
+            )
+            .with_help(
+                "FROM reads a source, an earlier statement's table, a WITH query or a subquery",
+            ));
     };
     let alias = alias.as_ref().map(|a| a.name.value.clone());
     let Some(args) = args else {
         let quoted = matches!(name.0.last(), Some(ast::ObjectNamePart::Identifier(i)) if i.quote_style.is_some());
-        let input = resolve_table(src, pipeline, &name.to_string(), quoted, name.span())?;
+        let input = resolve_table(src, pipeline, scope, &name.to_string(), quoted, name.span())?;
         return Ok(From {
             input,
             alias,
@@ -443,6 +571,7 @@ fn input_table(
         resolve_table(
             src,
             pipeline,
+            scope,
             &table.value,
             table.quote_style.is_some(),
             table.span,
@@ -486,6 +615,7 @@ fn input_table(
 fn resolve_table(
     src: &SqlSource,
     pipeline: &Pipeline,
+    scope: &Scope,
     text: &str,
     quoted: bool,
     span: sqlparser::tokenizer::Span,
@@ -498,6 +628,10 @@ fn resolve_table(
             candidate.eq_ignore_ascii_case(table_text)
         }
     };
+    // WITH names shadow tables, innermost first.
+    if let Some((_, i)) = scope.iter().rev().find(|(name, _)| same(name)) {
+        return Ok(Input::Statement(*i));
+    }
     if let Some(i) = pipeline.sources.iter().position(|s| same(&s.name)) {
         return Ok(Input::Source(i));
     }
