@@ -334,6 +334,12 @@ fn with_queries_and_subqueries_become_hidden_statements_read_by_the_statement() 
     .err()
     .expect("x is not visible to the second statement");
     assert!(dozerc::diagnostics::render(&err).contains("unknown table `x`"));
+    // A WITH query qualifies its columns by the name it was given.
+    let c = compiled(
+        "WITH big AS (SELECT Country, Quantity FROM sales WHERE Quantity > 10) \
+         SELECT big.Country, big.Quantity INTO q FROM big;",
+    );
+    assert_eq!(c.pipeline.statements[1].input, Input::Statement(0));
 }
 
 #[test]

@@ -234,6 +234,22 @@ sql_errors! {
         "WITH x (c) AS (SELECT Country FROM sales) SELECT c INTO t FROM x;", ""
         => "column names after a WITH name are not supported", "25:8", "x (c..",
         ["name the columns with AS inside the query"];
+    subquery_alias_column_list:
+        "SELECT a INTO t FROM (SELECT Country AS a FROM sales) AS s(b);", ""
+        => "column names after a subquery's alias are not supported", "25:60", "s(b..",
+        ["name the columns with AS inside the subquery"];
+    unused_with_query:
+        "WITH x AS (SELECT Country FROM sales), y AS (SELECT Quantity FROM sales) SELECT Country INTO t FROM x;", ""
+        => "WITH query `y` is not used", "25:3", "WITH..", ["remove it"];
+    hidden_tables_are_private:
+        "WITH x AS (SELECT Country FROM sales) SELECT Country INTO t FROM x; SELECT Country INTO u FROM t__x;", ""
+        => "unknown table `t__x`", "25:98", "t__x", [];
+    cast_with_a_length:
+        "SELECT CAST(Country AS VARCHAR(2)) AS c INTO t FROM sales;", ""
+        => "casting to VARCHAR(2) is not supported", "25:15", "Country", ["without a length or precision"];
+    cast_to_real:
+        "SELECT CAST(Quantity AS REAL) AS c INTO t FROM sales;", ""
+        => "casting to REAL is not supported", "25:15", "Quantity", ["DOUBLE PRECISION"];
     hidden_name_taken:
         "SELECT Country INTO t__x FROM sales; WITH x AS (SELECT Country FROM sales) SELECT Country INTO t FROM x;", ""
         => "this query would be stored as `t__x`, which is already a table", "25:51", "SELECT Country FROM sales..",
@@ -281,6 +297,10 @@ sql_errors! {
     count_distinct_star:
         "SELECT Country, COUNT(DISTINCT *) AS s INTO t FROM sales GROUP BY Country;", ""
         => "COUNT takes exactly one argument", "25:19", "COUNT", [];
+    max_value_takes_two_arguments:
+        "SELECT Country, MAX_VALUE(Quantity) AS m INTO t FROM sales GROUP BY Country;", ""
+        => "MAX_VALUE takes two arguments", "25:19", "MAX_VALUE..",
+        ["MAX_VALUE(x, y) returns y of the row with the greatest x"];
     aggregate_with_order_by:
         "SELECT Country, SUM(Quantity ORDER BY Quantity) AS s INTO t FROM sales GROUP BY Country;", ""
         => "SUM(... ORDER BY/LIMIT) is not supported", "25:19", "SUM(..",

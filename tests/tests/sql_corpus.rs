@@ -146,6 +146,14 @@ const SCALAR: &[&str] = &[
     "SELECT id, day - 7 AS v FROM items",
     "SELECT id, DATE '2024-01-01' - day AS v FROM items",
     "SELECT id, name FROM items WHERE created > TIMESTAMP '2024-12-31' - INTERVAL '90 days'",
+    "SELECT id, created + INTERVAL '90 m' - INTERVAL '1 hr' AS v FROM items",
+    // literals take the other values' type; untyped NULLs; narrow integer casts
+    "SELECT id, COALESCE(day, '2023-06-01') AS v FROM items",
+    "SELECT id, day IN ('2023-01-05', '2023-02-10', '2023-03-15') AS v FROM items",
+    "SELECT id, CASE WHEN active THEN created ELSE '2024-01-01 00:00:00' END AS v FROM items",
+    "SELECT id, CONCAT(NULL, name, NULL) AS v FROM items",
+    "SELECT id, ABS(NULL) IS NULL AS v FROM items",
+    "SELECT id, CAST(qty AS SMALLINT) + CAST(qty AS INT) AS v FROM items",
 ];
 
 const AGGREGATE: &[&str] = &[
@@ -178,6 +186,11 @@ const AGGREGATE: &[&str] = &[
     "SELECT category, SUM(DISTINCT qty) AS v, AVG(DISTINCT qty) AS w FROM items GROUP BY category",
     "SELECT COUNT(DISTINCT category) AS v, COUNT(DISTINCT EXTRACT(MONTH FROM created)) AS w FROM items",
     "SELECT active, COUNT(DISTINCT day) AS v, MAX(DISTINCT price) AS w FROM items GROUP BY active",
+    // Dozer's MAX_VALUE / MIN_VALUE: the value at the extreme, ties to the greatest value
+    "SELECT category, MAX_VALUE(qty, name) AS v FROM items GROUP BY category ||| \
+     SELECT category, (array_agg(name ORDER BY qty DESC, name DESC NULLS LAST) FILTER (WHERE qty IS NOT NULL))[1] AS v FROM items GROUP BY category",
+    "SELECT active, MIN_VALUE(created, price) AS v FROM items GROUP BY active ||| \
+     SELECT active, (array_agg(price ORDER BY created ASC, price DESC NULLS LAST) FILTER (WHERE created IS NOT NULL))[1] AS v FROM items GROUP BY active",
     // WITH and subqueries in FROM
     "WITH pos AS (SELECT id, qty, price FROM items WHERE qty > 0) SELECT id, qty * price AS v {INTO} FROM pos",
     "WITH c AS (SELECT category, SUM(qty) AS total FROM items GROUP BY category) SELECT category, total * 2 AS v {INTO} FROM c WHERE total > 0",

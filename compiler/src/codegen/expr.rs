@@ -239,6 +239,11 @@ fn call(func: Func, args: &[Expr], e: &Expr, scope: &Scope) -> TokenStream {
             let (x, y) = (&a[0], &a[1]);
             quote!(expr::date_diff(#x, #y))
         }
+        Func::IntRange { bits } => {
+            let x = &a[0];
+            let bits = u32::from(bits);
+            quote!(expr::int_range(#x, #bits)?)
+        }
     }
 }
 

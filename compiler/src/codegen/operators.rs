@@ -215,7 +215,10 @@ fn watermark(statement: &Statement, ttl: &Ttl) -> (TokenStream, TokenStream) {
 /// The accumulator type of one aggregate call.
 fn accumulator(call: &AggCall) -> TokenStream {
     let arg_ty = call.arg.as_ref().map(|a| rust_type(a.ty));
+    let returned_ty = call.returned.as_ref().map(|r| rust_type(r.ty));
     let plain = match (call.func, &arg_ty) {
+        (AggFunc::MaxValue, Some(t)) => quote!(MaxValue<#t, #returned_ty>),
+        (AggFunc::MinValue, Some(t)) => quote!(MinValue<#t, #returned_ty>),
         (AggFunc::Count, _) => quote!(Count),
         (AggFunc::Sum, Some(t)) => quote!(Sum<#t>),
         (AggFunc::Avg, Some(t)) => quote!(Avg<#t>),
@@ -264,7 +267,13 @@ fn aggregate(
     let arg_values = aggregates.iter().zip(&arg_names).filter_map(|(call, n)| {
         call.arg.as_ref().map(|a| {
             let v = expr(a, &scope);
-            quote!(let #n = #v;)
+            match &call.returned {
+                Some(r) => {
+                    let r = expr(r, &scope);
+                    quote!(let #n = (#v, #r);)
+                }
+                None => quote!(let #n = #v;),
+            }
         })
     });
     let updates = aggregates
@@ -276,6 +285,9 @@ fn aggregate(
             match (&call.func, &call.arg) {
                 (AggFunc::Count, None) => quote!(aggs.#i.add_row(weight)?;),
                 (AggFunc::Count, Some(_)) if !call.distinct => quote!(aggs.#i.add(&#n, weight)?;),
+                (AggFunc::MaxValue | AggFunc::MinValue, _) => {
+                    quote!(aggs.#i.add(#n.0, #n.1, weight)?;)
+                }
                 _ => quote!(aggs.#i.add(#n, weight)?;),
             }
         });

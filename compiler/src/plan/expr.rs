@@ -146,6 +146,11 @@ pub enum Func {
     DateAddDays,
     /// `date - date`: the number of days.
     DateDiff,
+    /// The value, or an error when it is outside a `bits`-bit signed integer (CAST to INT or
+    /// SMALLINT).
+    IntRange {
+        bits: u8,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,6 +311,10 @@ pub enum AggFunc {
     Avg,
     Min,
     Max,
+    /// Dozer's `MAX_VALUE(x, y)`: `y` of the row with the greatest `x` (ties: the greatest `y`).
+    MaxValue,
+    /// Dozer's `MIN_VALUE(x, y)`: `y` of the row with the least `x` (ties: the greatest `y`).
+    MinValue,
 }
 
 impl AggFunc {
@@ -316,6 +325,8 @@ impl AggFunc {
             "avg" => AggFunc::Avg,
             "min" => AggFunc::Min,
             "max" => AggFunc::Max,
+            "max_value" => AggFunc::MaxValue,
+            "min_value" => AggFunc::MinValue,
             _ => return None,
         })
     }
@@ -326,6 +337,8 @@ impl AggFunc {
 pub struct AggCall {
     pub func: AggFunc,
     pub arg: Option<Expr>,
+    /// The value MAX_VALUE and MIN_VALUE return (their second argument).
+    pub returned: Option<Expr>,
     /// `f(DISTINCT x)`: each distinct non-NULL value counts once.
     pub distinct: bool,
     /// The result type.

@@ -157,6 +157,8 @@ pub struct Statement {
     pub window: Option<Window>,
     /// `FROM TTL(...)`, around the source or its window; the input is then a source.
     pub ttl: Option<Ttl>,
+    /// A WITH query or a subquery in FROM (`<table>__<name>`): only its statement reads it.
+    pub hidden: bool,
     pub columns: Vec<Column>,
     pub key: TableKey,
     pub body: Body,
@@ -256,6 +258,7 @@ impl Pipeline {
                         .iter()
                         .chain(keys)
                         .chain(aggregates.iter().filter_map(|a| a.arg.as_ref()))
+                        .chain(aggregates.iter().filter_map(|a| a.returned.as_ref()))
                         .for_each(|e| e.collect_columns(&mut used));
                 }
             }

@@ -87,14 +87,39 @@ impl AggregateScope {
             list.duplicate_treatment,
             Some(ast::DuplicateTreatment::Distinct)
         );
+        let pair = matches!(func, AggFunc::MaxValue | AggFunc::MinValue);
+        let mut returned = None;
         let arg = match list.args.as_slice() {
             [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]
                 if func == AggFunc::Count && !distinct =>
             {
                 None
             }
-            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] => {
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] if !pair => {
                 Some(b.bind_row(arg, "aggregate arguments")?)
+            }
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg)), ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(value))]
+                if pair && !distinct =>
+            {
+                let value = b.bind_row(value, "aggregate arguments")?;
+                if !value.ty.is_orderable() || value.ty == SqlType::Null {
+                    return Err(b.src.error(e.span(), format!("{name} cannot return {} value", value.ty.with_article()), "not comparable").with_help("ties are broken by the greatest returned value, so it must be comparable; CAST a NULL to a type"));
+                }
+                returned = Some(value);
+                Some(b.bind_row(arg, "aggregate arguments")?)
+            }
+            _ if pair => {
+                return Err(b
+                    .src
+                    .error(e.span(), format!("{name} takes two arguments"), "here")
+                    .with_help(format!(
+                        "{name}(x, y) returns y of the row with the {} x",
+                        if func == AggFunc::MaxValue {
+                            "greatest"
+                        } else {
+                            "least"
+                        }
+                    )))
             }
             _ => {
                 return Err(b.src.error(
@@ -104,7 +129,17 @@ impl AggregateScope {
                 ))
             }
         };
-        let ty = result_type(func, arg.as_ref()).ok_or_else(|| {
+        let ty = match &returned {
+            Some(value) => Some(value.ty),
+            None => result_type(func, arg.as_ref()),
+        }
+        .filter(|_| {
+            !pair
+                || arg
+                    .as_ref()
+                    .is_some_and(|a| a.ty.is_orderable() && a.ty != SqlType::Null)
+        })
+        .ok_or_else(|| {
             let arg_ty = arg.as_ref().map_or(SqlType::Null, |a| a.ty);
             b.src
                 .error(
@@ -116,7 +151,7 @@ impl AggregateScope {
                     AggFunc::Sum | AggFunc::Avg => {
                         "SUM and AVG need a number (Int, UInt, Decimal, Float)"
                     }
-                    _ => "MIN and MAX need a value that can be ordered",
+                    _ => "MIN, MAX, MAX_VALUE and MIN_VALUE need a value that can be ordered",
                 })
         })?;
         if distinct && arg.as_ref().is_some_and(|a| !a.ty.is_orderable()) {
@@ -131,6 +166,7 @@ impl AggregateScope {
         let call = AggCall {
             func,
             arg,
+            returned,
             distinct,
             ty,
         };

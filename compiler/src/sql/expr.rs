@@ -109,11 +109,15 @@ impl Binder<'_> {
             }
             ast::Expr::Cast { expr: inner, data_type, .. } => {
                 let bound = self.bind(inner, hook)?;
-                let target = cast_target(data_type).ok_or_else(|| {
+                let (target, bits) = cast_target(data_type).ok_or_else(|| {
                     self.src.error(e.span(), format!("casting to {data_type} is not supported"), "unsupported type")
-                        .with_help("the types are INT/BIGINT, NUMERIC/DECIMAL, FLOAT/DOUBLE PRECISION, TEXT/VARCHAR, BOOLEAN, DATE and TIMESTAMP")
+                        .with_help("the types are SMALLINT, INT, BIGINT, NUMERIC/DECIMAL, DOUBLE PRECISION, TEXT/VARCHAR, BOOLEAN, DATE and TIMESTAMP, without a length or precision (round with ROUND, cut with SUBSTRING)")
                 })?;
-                self.explicit_cast(e, bound, target)
+                let cast = self.explicit_cast(e, bound, target)?;
+                Ok(match bits {
+                    Some(bits) => self.int_range(e, cast, bits),
+                    None => cast,
+                })
             }
             ast::Expr::Function(f) => self.function(e, f, hook),
             ast::Expr::Case { operand, conditions, else_result, .. } => {
@@ -145,7 +149,7 @@ impl Binder<'_> {
             ast::Expr::Ceil { expr, field } => self.ceil_floor(e, expr, field, true, hook),
             ast::Expr::Floor { expr, field } => self.ceil_floor(e, expr, field, false, hook),
             ast::Expr::TypedString(typed) => {
-                let target = cast_target(&typed.data_type).ok_or_else(|| {
+                let (target, _) = cast_target(&typed.data_type).ok_or_else(|| {
                     self.src.error(e.span(), format!("{} literals are not supported", typed.data_type), "unsupported type")
                 })?;
                 let text = match &typed.value.value {
@@ -371,22 +375,27 @@ fn number_literal(text: &str) -> Option<(Literal, SqlType)> {
         .map(|_| (Literal::Decimal(text.to_string()), SqlType::Decimal))
 }
 
-fn cast_target(data_type: &ast::DataType) -> Option<SqlType> {
+/// The type a CAST converts to, with the range of a narrower integer type (INT, SMALLINT) to
+/// check. Types with a length or precision, and single-precision floats, are not supported:
+/// dozerc would compute something else than Postgres.
+pub fn cast_target(data_type: &ast::DataType) -> Option<(SqlType, Option<u8>)> {
     let name = data_type.to_string().to_ascii_uppercase();
-    let base = name.split('(').next().unwrap_or("").trim();
-    Some(match base {
-        "INT" | "INTEGER" | "BIGINT" | "SMALLINT" | "INT2" | "INT4" | "INT8" => SqlType::Int,
-        "NUMERIC" | "DECIMAL" => SqlType::Decimal,
-        "FLOAT" | "FLOAT8" | "FLOAT4" | "REAL" | "DOUBLE" | "DOUBLE PRECISION" => SqlType::Float,
-        "TEXT" | "VARCHAR" | "CHARACTER VARYING" | "STRING" | "CHAR" | "CHARACTER" => {
-            SqlType::String
-        }
-        "BOOLEAN" | "BOOL" => SqlType::Boolean,
-        "DATE" => SqlType::Date,
+    if name.contains('(') {
+        return None;
+    }
+    Some(match name.trim() {
+        "BIGINT" | "INT8" => (SqlType::Int, None),
+        "INT" | "INTEGER" | "INT4" => (SqlType::Int, Some(32)),
+        "SMALLINT" | "INT2" => (SqlType::Int, Some(16)),
+        "NUMERIC" | "DECIMAL" => (SqlType::Decimal, None),
+        "FLOAT" | "FLOAT8" | "DOUBLE" | "DOUBLE PRECISION" => (SqlType::Float, None),
+        "TEXT" | "VARCHAR" | "CHARACTER VARYING" | "STRING" => (SqlType::String, None),
+        "BOOLEAN" | "BOOL" => (SqlType::Boolean, None),
+        "DATE" => (SqlType::Date, None),
         "TIMESTAMP"
         | "TIMESTAMPTZ"
         | "TIMESTAMP WITHOUT TIME ZONE"
-        | "TIMESTAMP WITH TIME ZONE" => SqlType::Timestamp,
+        | "TIMESTAMP WITH TIME ZONE" => (SqlType::Timestamp, None),
         _ => return None,
     })
 }

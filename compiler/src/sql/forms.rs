@@ -49,8 +49,17 @@ impl Binder<'_> {
         at: &ast::Expr,
         what: &str,
     ) -> Result<(Vec<Expr>, SqlType), CompileError> {
+        // A quoted literal takes the type of the other values, as in Postgres
+        // (`COALESCE(day, '2024-01-01')` is a Date); only literals together are text.
+        let is_text_literal = |v: &Expr| matches!(v.kind, ExprKind::Literal(Literal::String(_)));
+        let typed: Vec<&Expr> = values.iter().filter(|v| !is_text_literal(v)).collect();
+        let basis: Vec<&Expr> = if typed.iter().all(|v| v.ty == SqlType::Null) {
+            values.iter().collect()
+        } else {
+            typed
+        };
         let mut ty = SqlType::Null;
-        for v in &values {
+        for v in basis {
             ty = if v.ty == ty {
                 ty
             } else {

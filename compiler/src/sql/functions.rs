@@ -44,7 +44,7 @@ impl Binder<'_> {
             ));
         }
         let arg = match (func, arg.ty) {
-            (Func::Abs, _) => arg,
+            (Func::Abs, SqlType::Int | SqlType::UInt) => arg,
             (_, SqlType::Int | SqlType::UInt | SqlType::Null) => {
                 coerce(arg, SqlType::Float).map_err(|m| self.src.error(at.span(), m, "here"))?
             }
@@ -152,6 +152,13 @@ impl Binder<'_> {
                     .iter()
                     .map(|a| {
                         let v = self.bind(a, hook)?;
+                        // An untyped NULL prints nothing; give it a type that prints.
+                        let v = if v.ty == SqlType::Null {
+                            coerce(v, SqlType::String)
+                                .map_err(|m| self.src.error(a.span(), m, "here"))?
+                        } else {
+                            v
+                        };
                         if matches!(v.ty, SqlType::Json | SqlType::Binary) {
                             return Err(self.src.error(
                                 a.span(),
@@ -263,7 +270,9 @@ impl Binder<'_> {
                         "bad field",
                     )
                 })?;
-                self.extract(e, &field, args[1], hook)
+                // Unlike EXTRACT, DATE_PART is double precision.
+                let numeric = self.extract(e, &field, args[1], hook)?;
+                self.explicit_cast(e, numeric, SqlType::Float)
             }
             _ => Err(self
                 .src
@@ -310,5 +319,17 @@ impl Binder<'_> {
             nullable,
             span,
         })
+    }
+
+    /// Checks that an integer fits `bits` bits, as CAST to INT (32) or SMALLINT (16) does.
+    pub(super) fn int_range(&self, e: &ast::Expr, value: Expr, bits: u8) -> Expr {
+        let nullable = value.nullable;
+        self.call(
+            e,
+            Func::IntRange { bits },
+            vec![value],
+            SqlType::Int,
+            nullable,
+        )
     }
 }

@@ -123,17 +123,17 @@ fn parse_interval(interval: &ast::Interval) -> Option<(i32, i64)> {
     let (mut months, mut micros) = (0i64, 0i64);
     for pair in words.chunks(2) {
         let unit = pair[1].to_ascii_lowercase();
-        let unit = unit.trim_end_matches('s');
-        let per: (i64, i64) = match unit {
-            "microsecond" | "u" => (0, 1),
-            "millisecond" | "m" => (0, 1_000),
-            "second" | "sec" => (0, 1_000_000),
-            "minute" | "min" => (0, 60_000_000),
-            "hour" | "h" => (0, 3_600_000_000),
-            "day" | "d" => (0, 86_400_000_000),
-            "week" | "w" => (0, 7 * 86_400_000_000),
-            "month" | "mon" => (1, 0),
-            "year" | "y" => (12, 0),
+        // Postgres' spellings, singular or plural.
+        let per: (i64, i64) = match unit.as_str() {
+            "microsecond" | "microseconds" | "us" | "usec" | "usecs" => (0, 1),
+            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" => (0, 1_000),
+            "second" | "seconds" | "s" | "sec" | "secs" => (0, 1_000_000),
+            "minute" | "minutes" | "m" | "min" | "mins" => (0, 60_000_000),
+            "hour" | "hours" | "h" | "hr" | "hrs" => (0, 3_600_000_000),
+            "day" | "days" | "d" => (0, 86_400_000_000),
+            "week" | "weeks" | "w" => (0, 7 * 86_400_000_000),
+            "month" | "months" | "mon" | "mons" => (1, 0),
+            "year" | "years" | "y" | "yr" | "yrs" => (12, 0),
             _ => return None,
         };
         if per.1 == 1_000_000 {

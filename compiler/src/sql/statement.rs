@@ -92,6 +92,7 @@ fn bind_query(
             ))
         }
     };
+    let is_hidden = hidden.is_some();
     let name = match hidden {
         Some(name) => {
             if let Some(into) = &select.into {
@@ -165,6 +166,15 @@ fn bind_query(
                 )
                 .with_help("write `FROM (SELECT ...) AS s`"));
         };
+        if !alias.columns.is_empty() {
+            return Err(src
+                .error(
+                    alias.span(),
+                    "column names after a subquery's alias are not supported",
+                    "column list",
+                )
+                .with_help("name the columns with AS inside the subquery"));
+        }
         let hidden = bind_query(
             src,
             pipeline,
@@ -182,6 +192,23 @@ fn bind_query(
         window,
         ttl,
     } = input_table(src, select, pipeline, &scope)?;
+    // Postgres never runs a WITH query nothing reads; dozerc would keep it up to date (and stop
+    // on its errors), so an unused one is refused.
+    for (cte, index) in scope.iter().skip(outer.len()) {
+        let read = input == Input::Statement(*index)
+            || pipeline.statements[*index..]
+                .iter()
+                .any(|s| s.input == Input::Statement(*index));
+        if !read {
+            return Err(src
+                .error(
+                    query.span(),
+                    format!("WITH query `{cte}` is not used"),
+                    "unused",
+                )
+                .with_help("remove it: a pipeline keeps every query it is given up to date"));
+        }
+    }
     // A window's relation: the input's columns, then window_start and window_end.
     let mut columns = pipeline.columns(input).to_vec();
     let input_columns = columns.len();
@@ -440,6 +467,7 @@ fn bind_query(
         input,
         window,
         ttl,
+        hidden: is_hidden,
         columns: out_columns,
         key,
         body,
@@ -559,6 +587,13 @@ fn input_table(
     let Some(args) = args else {
         let quoted = matches!(name.0.last(), Some(ast::ObjectNamePart::Identifier(i)) if i.quote_style.is_some());
         let input = resolve_table(src, pipeline, scope, &name.to_string(), quoted, name.span())?;
+        // A WITH query is named as written, not by its hidden table's name.
+        let alias = match input {
+            Input::Statement(i) if pipeline.statements[i].hidden && alias.is_none() => {
+                Some(name.to_string().trim_matches('"').to_string())
+            }
+            _ => alias,
+        };
         return Ok(From {
             input,
             alias,
@@ -635,14 +670,25 @@ fn resolve_table(
     if let Some(i) = pipeline.sources.iter().position(|s| same(&s.name)) {
         return Ok(Input::Source(i));
     }
-    if let Some(i) = pipeline.statements.iter().position(|s| same(&s.name)) {
+    if let Some(i) = pipeline
+        .statements
+        .iter()
+        .position(|s| !s.hidden && same(&s.name))
+    {
         return Ok(Input::Statement(i));
     }
     let names: Vec<&str> = pipeline
         .sources
         .iter()
         .map(|s| s.name.as_str())
-        .chain(pipeline.statements.iter().map(|s| s.name.as_str()))
+        .chain(
+            pipeline
+                .statements
+                .iter()
+                .filter(|s| !s.hidden)
+                .map(|s| s.name.as_str()),
+        )
+        .chain(scope.iter().map(|(name, _)| name.as_str()))
         .collect();
     let err = src.error(
         span,

@@ -153,6 +153,11 @@ impl Cast<Timestamp> for String {
         if let Ok(ts) = chrono::DateTime::parse_from_rfc3339(t) {
             return Ok(ts.to_utc());
         }
+        for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+            if let Ok(ts) = chrono::DateTime::parse_from_str(t, format) {
+                return Ok(ts.to_utc());
+            }
+        }
         for format in [
             "%Y-%m-%d %H:%M:%S%.f",
             "%Y-%m-%dT%H:%M:%S%.f",
@@ -232,11 +237,14 @@ impl ToText for Float {
         if v == 0.0 {
             return if v.is_sign_negative() { "-0" } else { "0" }.into();
         }
-        let exponent = v.abs().log10().floor() as i32;
+        let scientific = format!("{v:e}");
+        let exponent: i32 = scientific
+            .split_once('e')
+            .and_then(|(_, e)| e.parse().ok())
+            .unwrap_or(0);
         if (-4..15).contains(&exponent) {
             return format!("{v}");
         }
-        let scientific = format!("{v:e}");
         match scientific.split_once('e') {
             Some((mantissa, exp)) => {
                 let (sign, digits) = match exp.strip_prefix('-') {
@@ -282,6 +290,9 @@ mod tests {
         assert_eq!(Float(0.00001).to_text(), "1e-05");
         assert_eq!(Float(1.5).to_text(), "1.5");
         assert_eq!(Float(123456.25).to_text(), "123456.25");
+        assert_eq!(Float(999999999999999.9).to_text(), "999999999999999.9");
+        let offset: Timestamp = Cast::cast("2024-01-01 10:00:00+02".to_string()).unwrap();
+        assert_eq!(offset.to_text(), "2024-01-01 08:00:00");
         let ts: Timestamp = "2011-01-01T10:00:00.5Z".parse().unwrap();
         assert_eq!(ts.to_text(), "2011-01-01 10:00:00.5");
     }

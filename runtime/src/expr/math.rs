@@ -51,7 +51,13 @@ impl Rounding for Decimal {
         self.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
     }
     fn ceil(self) -> Self {
-        Decimal::ceil(&self)
+        // Numeric has no negative zero: CEIL(-0.5) is 0.
+        let c = Decimal::ceil(&self);
+        if c.is_zero() {
+            Decimal::ZERO
+        } else {
+            c
+        }
     }
     fn floor(self) -> Self {
         Decimal::floor(&self)

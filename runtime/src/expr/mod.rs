@@ -208,6 +208,19 @@ pub fn concat(a: Option<String>, b: Option<String>) -> Option<String> {
     Some(a)
 }
 
+/// `CAST(x AS INT|SMALLINT)`: `x` when it fits a `bits`-bit signed integer.
+pub fn int_range(x: Option<i64>, bits: u32) -> Result<Option<i64>, EvalError> {
+    let limit = 1i64 << (bits - 1);
+    match x {
+        Some(v) if v < -limit || v >= limit => Err(EvalError::Overflow(if bits == 16 {
+            "smallint"
+        } else {
+            "integer"
+        })),
+        other => Ok(other),
+    }
+}
+
 /// `NULLIF(a, b)`: NULL when `a = b`, else `a`.
 pub fn nullif<T: PartialEq>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {

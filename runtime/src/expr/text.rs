@@ -7,12 +7,31 @@ pub fn length(s: Option<String>) -> Option<i64> {
     s.map(|s| s.chars().count() as i64)
 }
 
+/// `UPPER(s)`: character by character, as Postgres' `towupper` (a character whose upper case is
+/// several characters, like `ß`, stays as it is).
 pub fn upper(s: Option<String>) -> Option<String> {
-    s.map(|s| s.to_uppercase())
+    s.map(|s| s.chars().map(upper_char).collect())
 }
 
+/// `LOWER(s)`: character by character (no final-sigma rule), as Postgres' `towlower`.
 pub fn lower(s: Option<String>) -> Option<String> {
-    s.map(|s| s.to_lowercase())
+    s.map(|s| s.chars().map(lower_char).collect())
+}
+
+fn upper_char(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+fn lower_char(c: char) -> char {
+    let mut low = c.to_lowercase();
+    match (low.next(), low.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
 }
 
 /// `CONCAT(a, b, ...)`: the text of every argument, NULLs skipped; never NULL.
@@ -106,17 +125,18 @@ pub fn like(
         return Ok(None);
     };
     let tokens = like_tokens(pattern, escape)?;
+    // ILIKE compares lower-cased characters, one for one.
     let text: Vec<char> = if case_insensitive {
-        s.to_lowercase().chars().collect()
+        s.chars().map(lower_char).collect()
     } else {
         s.chars().collect()
     };
     let tokens: Vec<LikeToken> = if case_insensitive {
         tokens
             .into_iter()
-            .flat_map(|t| match t {
-                LikeToken::Char(c) => c.to_lowercase().map(LikeToken::Char).collect::<Vec<_>>(),
-                other => vec![other],
+            .map(|t| match t {
+                LikeToken::Char(c) => LikeToken::Char(lower_char(c)),
+                other => other,
             })
             .collect()
     } else {
@@ -229,6 +249,12 @@ mod tests {
             Ok(Some(true))
         );
         assert!(super::like(Some("a"), Some("a\\"), Some('\\'), false).is_err());
+        assert_eq!(
+            super::like(Some("ΟΔΟΣ"), Some("ΟΔΟΣ"), None, true),
+            Ok(Some(true))
+        );
+        assert_eq!(upper(s("straße")), s("STRAßE"));
+        assert_eq!(lower(s("ΟΔΟΣ")), s("οδοσ"));
         assert_eq!(super::like(None, Some("%"), None, false), Ok(None));
     }
 }

@@ -245,6 +245,104 @@ extreme!(
     "`MAX(x)`, NULL for a group without non-NULL values."
 );
 
+/// The rows of a group by `x`, each with the multiset of `y` values of its rows (NULL `y`s
+/// counted apart): Dozer's MAX_VALUE and MIN_VALUE.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "T: Serialize, U: Serialize",
+    deserialize = "T: DeserializeOwned + Ord, U: DeserializeOwned + Ord"
+))]
+struct ValuesBy<T: Ord, U: Ord> {
+    by: BTreeMap<T, (Multiset<U>, i64)>,
+}
+
+impl<T: Ord, U: Ord> Default for ValuesBy<T, U> {
+    fn default() -> Self {
+        ValuesBy {
+            by: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T: Ord, U: Ord + Clone> ValuesBy<T, U> {
+    fn add(&mut self, x: Option<T>, y: Option<U>, weight: i64) {
+        let Some(x) = x else { return };
+        let mut entry = match self.by.entry(x) {
+            Entry::Occupied(e) => e,
+            Entry::Vacant(e) => {
+                let (values, nulls) = e.insert((Multiset::default(), 0));
+                match y {
+                    Some(y) => values.add(Some(y), weight),
+                    None => *nulls += weight,
+                }
+                return;
+            }
+        };
+        let (values, nulls) = entry.get_mut();
+        match y {
+            Some(y) => values.add(Some(y), weight),
+            None => *nulls += weight,
+        }
+        if values.counts.is_empty() && *nulls == 0 {
+            entry.remove();
+        }
+    }
+
+    /// The greatest `y` of the rows at `x` (NULL when they all have NULL).
+    fn pick(entry: Option<(&T, &(Multiset<U>, i64))>) -> Option<U> {
+        entry.and_then(|(_, (values, _))| values.counts.last_key_value().map(|(y, _)| y.clone()))
+    }
+}
+
+macro_rules! value_at_extreme {
+    ($name:ident, $pick:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Debug, Serialize, Deserialize)]
+        #[serde(bound(
+            serialize = "T: Serialize, U: Serialize",
+            deserialize = "T: DeserializeOwned + Ord, U: DeserializeOwned + Ord"
+        ))]
+        pub struct $name<T: Ord, U: Ord> {
+            rows: ValuesBy<T, U>,
+        }
+
+        impl<T: Ord, U: Ord> Default for $name<T, U> {
+            fn default() -> Self {
+                $name {
+                    rows: ValuesBy::default(),
+                }
+            }
+        }
+
+        impl<T: Ord, U: Ord + Clone> $name<T, U> {
+            pub fn add(
+                &mut self,
+                x: Option<T>,
+                y: Option<U>,
+                weight: i64,
+            ) -> Result<(), EvalError> {
+                self.rows.add(x, y, weight);
+                Ok(())
+            }
+
+            pub fn value(&self) -> Result<Option<U>, EvalError> {
+                Ok(ValuesBy::pick(self.rows.by.$pick()))
+            }
+        }
+    };
+}
+
+value_at_extreme!(
+    MaxValue,
+    last_key_value,
+    "Dozer's `MAX_VALUE(x, y)`: `y` of the row with the greatest `x`; ties give the greatest `y`."
+);
+value_at_extreme!(
+    MinValue,
+    first_key_value,
+    "Dozer's `MIN_VALUE(x, y)`: `y` of the row with the least `x`; ties give the greatest `y`."
+);
+
 /// An accumulator `f(DISTINCT x)` feeds each distinct value into, once.
 pub trait DistinctInput<T> {
     type Output;
@@ -378,6 +476,25 @@ mod tests {
             (c.value().unwrap(), s.value().unwrap()),
             (Some(2), Some(12))
         );
+    }
+
+    #[test]
+    fn max_value_returns_the_value_at_the_extreme_and_survives_deletes() {
+        let mut m = MaxValue::<i64, String>::default();
+        let s = |v: &str| Some(v.to_string());
+        m.add(Some(5), s("five"), 1).unwrap();
+        m.add(Some(9), s("nine"), 1).unwrap();
+        m.add(Some(9), s("NINE"), 1).unwrap();
+        m.add(None, s("null x"), 1).unwrap();
+        assert_eq!(m.value().unwrap(), s("nine"), "a tie gives the greatest y");
+        m.add(Some(9), s("nine"), -1).unwrap();
+        assert_eq!(m.value().unwrap(), s("NINE"));
+        m.add(Some(9), s("NINE"), -1).unwrap();
+        assert_eq!(m.value().unwrap(), s("five"));
+        let mut n = MinValue::<i64, String>::default();
+        n.add(Some(1), None, 1).unwrap();
+        n.add(Some(2), s("two"), 1).unwrap();
+        assert_eq!(n.value().unwrap(), None, "the least x has only a NULL y");
     }
 
     #[test]

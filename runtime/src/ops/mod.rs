@@ -11,7 +11,9 @@ mod operator;
 pub mod ttl;
 pub mod windows;
 
-pub use aggregates::{Avg, Count, Distinct, DistinctInput, Max, Min, Sum, SumValue};
+pub use aggregates::{
+    Avg, Count, Distinct, DistinctInput, Max, MaxValue, Min, MinValue, Sum, SumValue,
+};
 pub use expiry::ExpiryIndex;
 pub use group::GroupTable;
 pub use operator::Operator;
