@@ -250,6 +250,9 @@ sql_errors! {
     cast_to_real:
         "SELECT CAST(Quantity AS REAL) AS c INTO t FROM sales;", ""
         => "casting to REAL is not supported", "25:15", "Quantity", ["DOUBLE PRECISION"];
+    substring_with_a_pattern:
+        "SELECT SUBSTRING(Country FROM 'U.') AS s INTO t FROM sales;", ""
+        => "SUBSTRING with a pattern is not supported", "25:33", "'U.'", ["give the start as a number"];
     hidden_name_taken:
         "SELECT Country INTO t__x FROM sales; WITH x AS (SELECT Country FROM sales) SELECT Country INTO t FROM x;", ""
         => "this query would be stored as `t__x`, which is already a table", "25:51", "SELECT Country FROM sales..",

@@ -126,6 +126,7 @@ const SCALAR: &[&str] = &[
     "SELECT id, DATE_TRUNC('hour', created) AS v FROM items",
     "SELECT id, DATE_TRUNC('quarter', created) AS v FROM items",
     "SELECT id, DATE_TRUNC('year', created) AS v FROM items",
+    "SELECT id, DATE_TRUNC('month', day) AS v FROM items",
     "SELECT id, created > '2024-06-01' AS v FROM items",
     "SELECT id, day < DATE '2023-07-01' AS v FROM items",
     "SELECT id, created >= TIMESTAMP '2024-01-15 12:00:00' AS v FROM items",

@@ -414,7 +414,8 @@ fn served(port: u16, path: &str) -> anyhow::Result<Vec<String>> {
 
 /// Over Postgres: the whole snapshot is one transaction (its rows are never late to each other),
 /// each upstream transaction moves the watermark once, late halves of updates are dropped while
-/// their other halves apply, deletes of live rows retract, and the watermark survives a restart.
+/// their other halves apply, deletes of live rows retract (a group left with only expired rows is
+/// purged), and the watermark survives a restart.
 #[test]
 fn ttl_over_postgres_follows_transactions() -> anyhow::Result<()> {
     use dozer_e2e::http::wait_for_position;
@@ -526,6 +527,34 @@ fn ttl_over_postgres_follows_transactions() -> anyhow::Result<()> {
         "UPDATE events SET at = '2024-01-01 10:00' WHERE id = 5",
         &[],
         &[],
+        5,
+    )?;
+    // A group left with only expired rows when its last live row is deleted is purged then.
+    step(
+        "INSERT INTO events VALUES (7, 7, '2024-01-05 01:00'), (8, 8, '2024-01-05 23:00')",
+        &["start=2024-01-05T00:00:00Z total=15"],
+        &[
+            "amount=7 at=2024-01-05T01:00:00Z id=7",
+            "amount=8 at=2024-01-05T23:00:00Z id=8",
+        ],
+        5,
+    )?;
+    step(
+        "INSERT INTO events VALUES (9, 9, '2024-01-06 12:00')",
+        &[
+            "start=2024-01-05T00:00:00Z total=15",
+            "start=2024-01-06T00:00:00Z total=9",
+        ],
+        &[
+            "amount=8 at=2024-01-05T23:00:00Z id=8",
+            "amount=9 at=2024-01-06T12:00:00Z id=9",
+        ],
+        5,
+    )?;
+    step(
+        "DELETE FROM events WHERE id = 8",
+        &["start=2024-01-06T00:00:00Z total=9"],
+        &["amount=9 at=2024-01-06T12:00:00Z id=9"],
         5,
     )?;
     drop(running);

@@ -289,6 +289,17 @@ impl Binder<'_> {
         let mut args =
             vec![self.typed_arg(SqlType::String, expr, "the string of SUBSTRING", hook)?];
         let start = match from {
+            Some(ast::Expr::Value(v)) if matches!(v.value, ast::Value::SingleQuotedString(_)) => {
+                // Postgres reads `SUBSTRING(s FROM 'text')` as a regular expression.
+                return Err(self
+                    .src
+                    .error(
+                        v.span(),
+                        "SUBSTRING with a pattern is not supported",
+                        "a pattern",
+                    )
+                    .with_help("give the start as a number: SUBSTRING(s FROM 2 FOR 3)"));
+            }
             Some(f) => self.typed_arg(SqlType::Int, f, "the start of SUBSTRING", hook)?,
             None => self.node(e, ExprKind::Literal(Literal::Int(1)), SqlType::Int, false),
         };

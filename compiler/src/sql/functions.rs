@@ -242,7 +242,11 @@ impl Binder<'_> {
                     .filter(|u| !matches!(u, DateField::Dow | DateField::IsoDow | DateField::Doy | DateField::Epoch))
                     .ok_or_else(|| self.src.error(args[0].span(), "DATE_TRUNC needs a quoted unit", "bad unit").with_help("one of 'microseconds', 'milliseconds', 'second', 'minute', 'hour', 'day', 'week', 'month', 'quarter', 'year', 'decade', 'century', 'millennium'"))?;
                 let ts = self.bind(args[1], hook)?;
-                let ts = self.convert(ts, SqlType::Timestamp, args[1], "the time of DATE_TRUNC")?;
+                // A Date is truncated as its midnight, as Postgres does.
+                let ts = match ts.ty {
+                    SqlType::Date => self.explicit_cast(args[1], ts, SqlType::Timestamp)?,
+                    _ => self.convert(ts, SqlType::Timestamp, args[1], "the time of DATE_TRUNC")?,
+                };
                 let nullable = ts.nullable;
                 Ok(self.call(
                     e,

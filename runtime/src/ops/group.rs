@@ -189,6 +189,13 @@ where
     pub fn drain_changes(&mut self, out: &mut Vec<Delta<K, O>>) -> Result<(), EvalError> {
         let touched = std::mem::take(&mut self.touched);
         for (key, before) in touched {
+            // Under TTL, a group whose live rows were all retracted holds only expired rows: every
+            // row it came from has expired, so it is purged now.
+            if let Some(expiry) = &self.expiry {
+                if !self.global && !expiry.live.contains_key(&key) {
+                    self.groups.remove(&key);
+                }
+            }
             let after = self.output_of(&key)?;
             if self.global {
                 // The one group of a global aggregate always exists (and is checkpointed, so
@@ -353,6 +360,27 @@ mod tests {
         t.expire(29, &mut out).unwrap();
         assert!(out.is_empty());
         t.expire(30, &mut out).unwrap();
+        assert_eq!(out, vec![Delta::delete(uk.clone(), (uk, Some(3)))]);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_group_left_with_only_expired_rows_after_a_delete_is_purged() {
+        let mut t: GroupTable<Key, (Sum<i64>,), _> = GroupTable::new(project).expiring("g");
+        let at = |us| Timestamp::from_timestamp_micros(us);
+        let uk = (Some("UK".to_string()),);
+        t.update_expiring(uk.clone(), at(10), 1, |(s,)| s.add(Some(1), 1))
+            .unwrap();
+        t.update_expiring(uk.clone(), at(30), 1, |(s,)| s.add(Some(2), 1))
+            .unwrap();
+        let mut out = Vec::new();
+        t.drain_changes(&mut out).unwrap();
+        t.expire(20, &mut out).unwrap();
+        out.clear();
+        // The live row goes; the one left expired at 20.
+        t.update_expiring(uk.clone(), at(30), -1, |(s,)| s.add(Some(2), -1))
+            .unwrap();
+        t.drain_changes(&mut out).unwrap();
         assert_eq!(out, vec![Delta::delete(uk.clone(), (uk, Some(3)))]);
         assert!(t.is_empty());
     }
