@@ -253,6 +253,9 @@ sql_errors! {
     substring_with_a_pattern:
         "SELECT SUBSTRING(Country FROM 'U.') AS s INTO t FROM sales;", ""
         => "SUBSTRING with a pattern is not supported", "25:33", "'U.'", ["give the start as a number"];
+    json_access_on_text:
+        "SELECT Country ->> 'a' AS j INTO t FROM sales;", ""
+        => "`->>` reads a Json value, not a String", "25:10", "Country ->> 'a'", ["declare the column as Json"];
     hidden_name_taken:
         "SELECT Country INTO t__x FROM sales; WITH x AS (SELECT Country FROM sales) SELECT Country INTO t FROM x;", ""
         => "this query would be stored as `t__x`, which is already a table", "25:51", "SELECT Country FROM sales..",

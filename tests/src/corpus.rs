@@ -15,7 +15,7 @@ use std::time::Duration;
 /// The source table every corpus statement reads.
 pub const ITEMS_TABLE: &str = "CREATE TABLE items (
     id int PRIMARY KEY, name text, category text, qty bigint, price numeric(10, 2),
-    weight float8, created timestamp, day date, active boolean, note text);
+    weight float8, created timestamp, day date, active boolean, note text, attrs jsonb);
     ALTER TABLE items REPLICA IDENTITY FULL;";
 
 /// One corpus statement: `body` is a SELECT without INTO, as Postgres runs it; the pipeline
@@ -135,7 +135,7 @@ impl Items {
     }
 
     /// A value for each column after `id`, as SQL literals.
-    fn values(&mut self) -> [String; 9] {
+    fn values(&mut self) -> [String; 10] {
         let name = Self::quoted(NAMES[self.rng.random_range(0..NAMES.len())]);
         let category = Self::quoted(CATEGORIES[self.rng.random_range(0..CATEGORIES.len())]);
         let qty = self.rng.random_range(-5..60).to_string();
@@ -160,6 +160,7 @@ impl Items {
         );
         let active = ["true", "false"][self.rng.random_range(0..2)].to_string();
         let note = Self::quoted(NOTES[self.rng.random_range(0..NOTES.len())]);
+        let attrs = self.attrs();
         [
             self.maybe(name),
             self.maybe(category),
@@ -170,7 +171,41 @@ impl Items {
             self.maybe(day),
             self.maybe(active),
             self.maybe(note),
+            self.maybe(attrs),
         ]
+    }
+
+    /// A JSON document with some fields missing, nested objects and arrays, and JSON nulls.
+    fn attrs(&mut self) -> String {
+        let mut fields = Vec::new();
+        if self.rng.random_bool(0.8) {
+            let colors = ["red", "green", "blue", "Red"];
+            fields.push(format!(
+                "\"color\": \"{}\"",
+                colors[self.rng.random_range(0..colors.len())]
+            ));
+        }
+        if self.rng.random_bool(0.7) {
+            fields.push(format!("\"size\": {}", self.rng.random_range(-2..12)));
+        }
+        if self.rng.random_bool(0.6) {
+            let tags: Vec<String> = (0..self.rng.random_range(0..4))
+                .map(|i| format!("\"t{}\"", i + self.rng.random_range(0..3)))
+                .collect();
+            fields.push(format!("\"tags\": [{}]", tags.join(", ")));
+        }
+        if self.rng.random_bool(0.5) {
+            let h = if self.rng.random_bool(0.2) {
+                "null".to_string()
+            } else {
+                self.rng.random_range(1..20).to_string()
+            };
+            fields.push(format!(
+                "\"dims\": {{\"w\": {}.5, \"h\": {h}}}",
+                self.rng.random_range(0..9)
+            ));
+        }
+        Self::quoted(&format!("{{{}}}", fields.join(", ")))
     }
 
     fn insert(&mut self) -> String {
@@ -191,8 +226,9 @@ impl Items {
     /// One transaction of 1 to 5 random inserts, updates (of a few columns, sometimes the
     /// primary key) and deletes.
     pub fn transaction(&mut self) -> String {
-        const COLUMNS: [&str; 9] = [
+        const COLUMNS: [&str; 10] = [
             "name", "category", "qty", "price", "weight", "created", "day", "active", "note",
+            "attrs",
         ];
         let mut sql = String::from("BEGIN;");
         for _ in 0..self.rng.random_range(1..=5) {

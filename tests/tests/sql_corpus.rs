@@ -130,6 +130,16 @@ const SCALAR: &[&str] = &[
     "SELECT id, created > '2024-06-01' AS v FROM items",
     "SELECT id, day < DATE '2023-07-01' AS v FROM items",
     "SELECT id, created >= TIMESTAMP '2024-01-15 12:00:00' AS v FROM items",
+    // JSON access
+    "SELECT id, attrs ->> 'color' AS v FROM items",
+    "SELECT id, attrs -> 'dims' ->> 'w' AS v FROM items",
+    "SELECT id, attrs -> 'dims' ->> 'h' AS v FROM items",
+    "SELECT id, attrs -> 'tags' ->> 0 AS v FROM items",
+    "SELECT id, attrs -> 'tags' ->> -1 AS v FROM items",
+    "SELECT id, attrs ->> 'dims' AS v FROM items",
+    "SELECT id, attrs ->> 'tags' AS v FROM items",
+    "SELECT id, CAST(attrs ->> 'size' AS INT) * qty AS v FROM items",
+    "SELECT id, name FROM items WHERE attrs ->> 'color' = 'red'",
     // logic and filters
     "SELECT id, (qty > 5) OR (price < 10) AS v FROM items",
     "SELECT id, NOT (active AND qty > 0) AS v FROM items",
@@ -178,6 +188,7 @@ const AGGREGATE: &[&str] = &[
     "SELECT category, SUM(qty) AS v FROM items GROUP BY category HAVING SUM(qty) BETWEEN 10 AND 500",
     "SELECT category, COUNT(*) AS v FROM items GROUP BY category HAVING MAX(name) LIKE '%a%'",
     "SELECT COUNT(*) AS v, SUM(CASE WHEN note IS NULL THEN 1 END) AS nulls FROM items",
+    "SELECT attrs ->> 'color' AS k, SUM(CAST(attrs ->> 'size' AS BIGINT)) AS v, COUNT(attrs -> 'tags' ->> 0) AS n FROM items GROUP BY attrs ->> 'color'",
     // DISTINCT
     "SELECT DISTINCT category FROM items",
     "SELECT DISTINCT category, active FROM items WHERE qty > 0",

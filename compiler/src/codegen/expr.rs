@@ -239,6 +239,14 @@ fn call(func: Func, args: &[Expr], e: &Expr, scope: &Scope) -> TokenStream {
             let (x, y) = (&a[0], &a[1]);
             quote!(expr::date_diff(#x, #y))
         }
+        Func::JsonGet => {
+            let (j, k) = (&a[0], &a[1]);
+            quote!(expr::json_get(#j, #k))
+        }
+        Func::JsonGetText => {
+            let (j, k) = (&a[0], &a[1]);
+            quote!(expr::json_get_text(#j, #k))
+        }
         Func::IntRange { bits } => {
             let x = &a[0];
             let bits = u32::from(bits);

@@ -151,6 +151,10 @@ pub enum Func {
     IntRange {
         bits: u8,
     },
+    /// `json -> key` (a field name or an array position).
+    JsonGet,
+    /// `json ->> key`: the selected value's text.
+    JsonGetText,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

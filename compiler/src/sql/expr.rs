@@ -68,6 +68,10 @@ impl Binder<'_> {
                 let ast::Expr::Interval(interval) = left.as_ref() else { unreachable!() };
                 self.interval_arith(e, right, interval, false, hook)
             }
+            ast::Expr::BinaryOp { left, op: op @ (ast::BinaryOperator::Arrow | ast::BinaryOperator::LongArrow), right } => {
+                let (l, r) = (self.bind(left, hook)?, self.bind(right, hook)?);
+                self.json_access(e, l, r, matches!(op, ast::BinaryOperator::LongArrow), right)
+            }
             ast::Expr::BinaryOp { left, op, right } => {
                 let (l, r) = (self.bind(left, hook)?, self.bind(right, hook)?);
                 if let Some(dated) = self.date_arith(e, &l, op, &r) {

@@ -336,4 +336,51 @@ impl Binder<'_> {
             nullable,
         )
     }
+
+    /// `json -> key` and `json ->> key` (`text` is the latter): the key is a field name (text) or
+    /// an array position (an integer).
+    pub(super) fn json_access(
+        &self,
+        e: &ast::Expr,
+        json: Expr,
+        key: Expr,
+        text: bool,
+        key_at: &ast::Expr,
+    ) -> Result<Expr, CompileError> {
+        let op = if text { "->>" } else { "->" };
+        if json.ty != SqlType::Json {
+            return Err(self
+                .src
+                .error(
+                    e.span(),
+                    format!("`{op}` reads a Json value, not {}", json.ty.with_article()),
+                    "not JSON",
+                )
+                .with_help("declare the column as Json (Postgres json or jsonb)"));
+        }
+        let key = match key.ty {
+            t if t.is_text() => key,
+            SqlType::Int | SqlType::UInt => {
+                coerce(key, SqlType::Int).map_err(|m| self.src.error(key_at.span(), m, "here"))?
+            }
+            SqlType::Null => coerce(key, SqlType::String)
+                .map_err(|m| self.src.error(key_at.span(), m, "here"))?,
+            other => {
+                return Err(self.src.error(
+                    key_at.span(),
+                    format!(
+                        "a JSON key is a field name or a position, not {}",
+                        other.with_article()
+                    ),
+                    "bad key",
+                ))
+            }
+        };
+        let (func, ty) = if text {
+            (Func::JsonGetText, SqlType::String)
+        } else {
+            (Func::JsonGet, SqlType::Json)
+        };
+        Ok(self.call(e, func, vec![json, key], ty, true))
+    }
 }

@@ -5,11 +5,13 @@
 //! operators that can fail (overflow, division by zero) return `Result<Option<T>, EvalError>`.
 
 mod cast;
+mod json;
 mod math;
 mod text;
 mod time;
 
 pub use cast::{bool_text, cast, text_of, Cast, ToText};
+pub use json::{json_get, json_get_text, jsonb_text, JsonKey};
 pub use math::{abs, ceil, floor, round, round_to, Rounding};
 pub use text::{
     concat_all, length, like, lower, position, replace, substring, trim, upper, TrimSide,
