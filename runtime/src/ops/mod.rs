@@ -7,6 +7,7 @@
 mod aggregates;
 mod expiry;
 mod group;
+mod join;
 mod operator;
 pub mod ttl;
 pub mod windows;
@@ -16,5 +17,6 @@ pub use aggregates::{
 };
 pub use expiry::ExpiryIndex;
 pub use group::GroupTable;
+pub use join::{HashJoin, JoinChange, JoinKey, JoinKind, Joined};
 pub use operator::Operator;
 pub use ttl::Watermark;
