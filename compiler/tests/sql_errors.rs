@@ -156,14 +156,49 @@ sql_errors! {
         "SELECT Country INTO t FROM sales LIMIT 10;", ""
         => "LIMIT/OFFSET is not supported in a pipeline", "25:42", "10",
         ["page through results in the API with `$limit` and `$skip`"];
-    join_is_not_supported_yet:
-        "SELECT a.Country INTO t FROM sales a JOIN sales b ON a.CustomerID = b.CustomerID;", ""
-        => "JOIN is not supported yet", "25:45", "sales b ON..",
-        ["a statement reads one source or one earlier result"];
     several_from_tables:
         "SELECT Country INTO t FROM sales, sales;", ""
-        => "a statement reads exactly one table", "25:37", "sales",
-        ["JOINs and several FROM tables are not supported yet"];
+        => "a statement's FROM names one table or one chain of JOINs", "25:37", "sales",
+        ["join the tables with `JOIN ... ON a.x = b.x`"];
+    join_column_in_both_tables_is_ambiguous:
+        "SELECT Country INTO t FROM sales a JOIN sales b ON a.CustomerID = b.CustomerID;", ""
+        => "column `Country` is ambiguous", "25:10", "Country",
+        ["it is a column of `sales` (as `a`) and of `sales` (as `b`): qualify it, e.g. `a.Country`"];
+    join_of_a_table_with_itself_needs_aliases:
+        "SELECT Country INTO t FROM sales JOIN sales ON Quantity = Quantity;", ""
+        => "`sales` appears twice in FROM", "25:41", "sales",
+        ["give each an alias"];
+    join_qualifier_must_name_a_table_of_from:
+        "SELECT c.Country INTO t FROM sales a JOIN sales b ON a.CustomerID = b.CustomerID;", ""
+        => "unknown table `c`", "25:10", "c",
+        ["this statement reads `sales` (as `a`), `sales` (as `b`)"];
+    join_needs_an_equality:
+        "SELECT a.Country INTO t FROM sales a JOIN sales b ON a.Quantity < b.Quantity;", ""
+        => "a join needs an equality between its two sides", "25:56", "a.Quantity..",
+        ["match rows with `=`"];
+    outer_join_on_compares_sides_only_with_equalities:
+        "SELECT a.Country INTO t FROM sales a LEFT JOIN sales b ON a.CustomerID = b.CustomerID AND a.Quantity < b.Quantity;", ""
+        => "an outer join's ON may only compare the two sides with `=`", "25:93", "a.Quantity..",
+        ["keep `a.Quantity < b.Quantity` out of ON", "use an INNER JOIN"];
+    cross_join_is_refused:
+        "SELECT a.Country INTO t FROM sales a CROSS JOIN sales b;", ""
+        => "CROSS JOIN is not supported in a pipeline", "25:51", "sales b",
+        ["join on an equality"];
+    join_using_is_refused:
+        "SELECT a.Country INTO t FROM sales a JOIN sales b USING (CustomerID);", ""
+        => "JOIN ... USING is not supported", "25:45", "sales b..",
+        ["write the equalities with ON"];
+    join_without_on_is_refused:
+        "SELECT a.Country INTO t FROM sales a JOIN sales b;", ""
+        => "this JOIN has no ON condition", "25:45", "sales b",
+        ["add the equalities that match rows"];
+    join_of_a_window_is_refused:
+        "SELECT a.Country INTO t FROM sales a JOIN TUMBLE(sales, InvoiceDate, '1 DAY') b ON a.CustomerID = b.CustomerID;", ""
+        => "a joined table must be a table, a WITH query or a subquery", "25:45", "TUMBLE..",
+        ["apply them in a WITH query and join its result"];
+    join_key_of_different_kinds_is_a_type_error:
+        "SELECT a.Country INTO t FROM sales a JOIN sales b ON a.Country = b.Quantity;", ""
+        => "cannot apply `=` to String and Int", "25:56", "a.Country..", [];
     unknown_table_function:
         "SELECT COUNT(*) AS n INTO t FROM SLIDE(sales, InvoiceDate, '1 DAY');", ""
         => "table function `SLIDE` is not supported", "25:36", "SLIDE",

@@ -39,8 +39,8 @@ pub mod prelude {
     pub use crate::cache::{Store, StoreError};
     pub use crate::expr::{self, EvalError};
     pub use crate::ops::{
-        ttl, windows, Avg, Count, Distinct, ExpiryIndex, GroupTable, Max, MaxValue, Min, MinValue,
-        Operator, Sum, Watermark,
+        ttl, windows, Avg, Count, Distinct, ExpiryIndex, GroupTable, HashJoin, JoinKey, JoinKind,
+        Joined, Max, MaxValue, Min, MinValue, Operator, Sum, Watermark,
     };
     pub use crate::reexports::serde::{Deserialize, Serialize};
     pub use crate::sources::{

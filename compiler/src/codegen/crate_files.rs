@@ -62,9 +62,25 @@ pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, 
         records.push(record(&n.row_type, &doc, &columns, &fields, true));
         records.push(keyed_record(n, s));
     }
-    for (s, n) in p.statements.iter().zip(&names.statements) {
-        let doc = format!("A row of result table `{}`.", s.name);
-        records.push(record(&n.row_type, &doc, &s.columns, &n.fields, false));
+    for (i, (s, n)) in p.statements.iter().zip(&names.statements).enumerate() {
+        // A join's rows hold only the columns read after it.
+        let used = p.used_join_columns(i);
+        let mut columns: Vec<_> = used.iter().map(|&c| s.columns[c].clone()).collect();
+        let fields: Vec<_> = used.iter().map(|&c| n.fields[c].clone()).collect();
+        if matches!(s.body, crate::plan::Body::Join(_)) {
+            // Both sides may have an `id`: a join's record names its columns by field.
+            for (column, field) in columns.iter_mut().zip(&fields) {
+                column.name = field.clone();
+            }
+        }
+        let doc = match &s.body {
+            crate::plan::Body::Join(_) => format!(
+                "A row of `{}`: the columns of the joined rows that later steps read.",
+                s.name
+            ),
+            _ => format!("A row of result table `{}`.", s.name),
+        };
+        records.push(record(&n.row_type, &doc, &columns, &fields, false));
     }
     files.push(rust_file("src/records.rs", quote!(#( #records )*))?);
     files.push(rust_file(

@@ -38,7 +38,7 @@ pub fn endpoints_file(p: &Pipeline, names: &Names) -> TokenStream {
     let uses_key_aliases = p
         .endpoints
         .iter()
-        .any(|e| matches!(names.table(e.table).key, TableKey::Tuple { .. }));
+        .any(|e| names.table(e.table).key != TableKey::RecordId);
     let pipeline_use = uses_key_aliases.then(|| {
         quote!(
             use crate::pipeline::*;

@@ -9,6 +9,7 @@
 mod crate_files;
 mod endpoints;
 mod expr;
+mod join;
 mod names;
 mod operators;
 mod pipeline;
@@ -43,6 +44,7 @@ impl TableNames {
         match &self.key {
             TableKey::RecordId => true,
             TableKey::Tuple { types, .. } => types.iter().all(|t| types::is_copy(*t)),
+            TableKey::Join(..) => false,
         }
     }
 
@@ -80,7 +82,7 @@ impl Names {
                 TableNames {
                     key_type: match key {
                         TableKey::RecordId => "RecordId".to_string(),
-                        TableKey::Tuple { .. } => types.unique(format!("{row_type}Key")),
+                        _ => types.unique(format!("{row_type}Key")),
                     },
                     row_type,
                     op_type: String::new(),
@@ -100,7 +102,7 @@ impl Names {
                     op_type: types.unique(base.clone()),
                     key_type: match s.key {
                         TableKey::RecordId => "RecordId".to_string(),
-                        TableKey::Tuple { .. } => types.unique(format!("{base}Key")),
+                        _ => types.unique(format!("{base}Key")),
                     },
                     var: vars.unique(names::field_name(&s.name)),
                     fields: field_names(s.columns.iter().map(|c| c.name.as_str())),
@@ -133,21 +135,34 @@ impl Names {
     }
 }
 
-/// `type XKey = (Option<A>, Option<B>);` for a tuple-keyed table.
+/// `type XKey = (Option<A>, Option<B>);` for a tuple-keyed table, `JoinKey<..>` for a join's.
 pub fn key_alias(names: &TableNames, doc: &str) -> TokenStream {
-    match &names.key {
-        TableKey::RecordId => quote!(),
+    if names.key == TableKey::RecordId {
+        return quote!();
+    }
+    let alias = format_ident!("{}", names.key_type);
+    let key = key_type(&names.key);
+    let doc = self::doc(doc);
+    quote! {
+        #doc
+        pub type #alias = #key;
+    }
+}
+
+/// The Rust type of a table key.
+fn key_type(key: &TableKey) -> TokenStream {
+    match key {
+        TableKey::RecordId => quote!(RecordId),
         TableKey::Tuple { types, .. } => {
-            let alias = format_ident!("{}", names.key_type);
             let parts = types.iter().map(|t: &SqlType| {
                 let t = types::rust_type(*t);
                 quote!(Option<#t>)
             });
-            let doc = self::doc(doc);
-            quote! {
-                #doc
-                pub type #alias = (#( #parts, )*);
-            }
+            quote!((#( #parts, )*))
+        }
+        TableKey::Join(left, right) => {
+            let (left, right) = (key_type(left), key_type(right));
+            quote!(JoinKey<#left, #right>)
         }
     }
 }

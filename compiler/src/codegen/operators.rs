@@ -1,21 +1,31 @@
 //! `pipeline.rs` operators: one specialized incremental operator per SQL statement.
 
 use super::expr::{expr, Scope};
+use super::join::{join_operator, JoinNames};
 use super::names::ident;
 use super::types::rust_type;
-use super::TableNames;
-use crate::plan::{AggCall, AggFunc, Body, Expr, Statement, Ttl, WindowKind};
+use super::{Names, TableNames};
+use crate::plan::{AggCall, AggFunc, Body, Expr, Pipeline, Statement, Ttl, WindowKind};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-/// The operator struct and its `Operator` impl for one statement.
-pub fn operator(
-    statement: &Statement,
-    doc: &str,
-    input: &TableNames,
-    output: &TableNames,
-) -> TokenStream {
+/// The operator struct of statement `index`, with its `Operator` impl (a join's is in `join.rs`).
+pub fn operator(p: &Pipeline, names: &Names, index: usize, doc: &str) -> TokenStream {
+    let statement = &p.statements[index];
+    let (input, output) = (names.table(statement.input), &names.statements[index]);
     match &statement.body {
+        Body::Join(join) => join_operator(
+            statement,
+            doc,
+            join,
+            &JoinNames {
+                left: input,
+                right: names.table(join.right),
+                output,
+                used: &p.used_join_columns(index),
+                left_width: p.columns(statement.input).len(),
+            },
+        ),
         Body::Project { filter, outputs } => {
             project(statement, doc, input, output, filter.as_ref(), outputs)
         }

@@ -3,7 +3,7 @@
 
 use super::names::ident;
 use super::{key_alias, operators, Names};
-use crate::plan::{Input, PgParams, Pipeline, SourceKind};
+use crate::plan::{Body, Input, PgParams, Pipeline, SourceKind};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -20,12 +20,7 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
             output,
             &format!("Primary key of `{}`.", statement.name),
         ));
-        items.push(operators::operator(
-            statement,
-            &doc,
-            names.table(statement.input),
-            output,
-        ));
+        items.push(operators::operator(p, names, i, &doc));
     }
 
     let op_fields: Vec<_> = names.statements.iter().map(|n| ident(&n.var)).collect();
@@ -156,17 +151,17 @@ fn apply_source(p: &Pipeline, names: &Names, source: usize) -> TokenStream {
     ));
     let mut body = Vec::new();
     body.push(write_endpoints(p, names, Input::Source(source), &input_var));
+    let mut changed = vec![Input::Source(source)];
     for s in p.downstream_of(source) {
-        let statement = &p.statements[s];
         let out = ident(&names.statements[s].var);
-        let input = ident(&names.table(statement.input).var);
-        let name = &statement.name;
+        let step = step(p, names, s, &changed);
         body.push(quote! {
             let mut #out = Vec::new();
-            self.#out.on_batch(&#input, &mut #out).map_err(PipelineError::eval(#name))?;
+            #step
             self.#out.checkpoint(txn)?;
         });
         body.push(write_endpoints(p, names, Input::Statement(s), &out));
+        changed.push(Input::Statement(s));
     }
     quote! {
         #doc
@@ -174,6 +169,36 @@ fn apply_source(p: &Pipeline, names: &Names, source: usize) -> TokenStream {
         fn #method(&mut self, #input_var: Vec<Delta<#key, #row>>, txn: &WriteTransaction) -> Result<(), PipelineError> {
             #( #body )*
             Ok(())
+        }
+    }
+}
+
+/// One statement applying the changes of the tables in `changed` (each held in a variable named
+/// after it) into its own variable.
+fn step(p: &Pipeline, names: &Names, s: usize, changed: &[Input]) -> TokenStream {
+    let statement = &p.statements[s];
+    let out = ident(&names.statements[s].var);
+    let name = &statement.name;
+    let changes = |table: Input| {
+        if changed.contains(&table) {
+            let var = ident(&names.table(table).var);
+            quote!(&#var)
+        } else {
+            quote!(&[])
+        }
+    };
+    match &statement.body {
+        Body::Join(join) => {
+            let (left, right) = (changes(statement.input), changes(join.right));
+            quote! {
+                self.#out.on_batches(#left, #right, &mut #out).map_err(PipelineError::eval(#name))?;
+            }
+        }
+        _ => {
+            let input = changes(statement.input);
+            quote! {
+                self.#out.on_batch(#input, &mut #out).map_err(PipelineError::eval(#name))?;
+            }
         }
     }
 }
@@ -187,19 +212,16 @@ fn end_source(p: &Pipeline, names: &Names, source: usize) -> Option<TokenStream>
         let statement = &p.statements[s];
         let out = ident(&names.statements[s].var);
         let name = &statement.name;
-        let step = match statement.input {
-            Input::Source(_) if statement.ttl.is_some() => quote! {
+        let step = if matches!(statement.input, Input::Source(_)) && statement.ttl.is_some() {
+            quote! {
                 self.#out.end_transaction(&mut #out).map_err(PipelineError::eval(#name))?;
-            },
-            Input::Statement(i) if expiring.contains(&i) => {
-                let input = ident(&names.statements[i].var);
-                quote! {
-                    self.#out.on_batch(&#input, &mut #out).map_err(PipelineError::eval(#name))?;
-                }
             }
-            _ => continue,
+        } else if statement.inputs().any(|i| expiring.contains(&i)) {
+            step(p, names, s, &expiring)
+        } else {
+            continue;
         };
-        expiring.push(s);
+        expiring.push(Input::Statement(s));
         body.push(quote! {
             let mut #out = Vec::new();
             #step

@@ -27,36 +27,75 @@ impl Expr {
             ExprKind::Column(i) => {
                 out.insert(*i);
             }
+            _ => self.children().for_each(|c| c.collect_columns(out)),
+        }
+    }
+
+    /// Renumbers the input columns this expression reads (when its input's columns move, as
+    /// for the right side of a join).
+    pub fn map_columns(&mut self, f: &impl Fn(usize) -> usize) {
+        match &mut self.kind {
+            ExprKind::Column(i) => *i = f(*i),
+            _ => self.children_mut().for_each(|c| c.map_columns(f)),
+        }
+    }
+
+    /// The expressions directly inside this one.
+    fn children(&self) -> Box<dyn Iterator<Item = &Expr> + '_> {
+        match &self.kind {
+            ExprKind::Binary { left, right, .. } => Box::new([&**left, &**right].into_iter()),
+            ExprKind::Negate(e)
+            | ExprKind::Not(e)
+            | ExprKind::Cast(e)
+            | ExprKind::IsNull { expr: e, .. } => Box::new(std::iter::once(&**e)),
+            ExprKind::Case {
+                branches,
+                otherwise,
+            } => Box::new(
+                branches
+                    .iter()
+                    .flat_map(|(when, then)| [when, then])
+                    .chain(otherwise.as_deref()),
+            ),
+            ExprKind::Call { args, .. } => Box::new(args.iter()),
+            ExprKind::InList { expr, list, .. } => Box::new(std::iter::once(&**expr).chain(list)),
+            ExprKind::Like { expr, pattern, .. } => Box::new([&**expr, &**pattern].into_iter()),
+            ExprKind::Column(_)
+            | ExprKind::Literal(_)
+            | ExprKind::GroupKey(_)
+            | ExprKind::Aggregate(_) => Box::new(std::iter::empty()),
+        }
+    }
+
+    fn children_mut(&mut self) -> Box<dyn Iterator<Item = &mut Expr> + '_> {
+        match &mut self.kind {
             ExprKind::Binary { left, right, .. } => {
-                left.collect_columns(out);
-                right.collect_columns(out);
+                Box::new([&mut **left, &mut **right].into_iter())
             }
             ExprKind::Negate(e)
             | ExprKind::Not(e)
             | ExprKind::Cast(e)
-            | ExprKind::IsNull { expr: e, .. } => e.collect_columns(out),
+            | ExprKind::IsNull { expr: e, .. } => Box::new(std::iter::once(&mut **e)),
             ExprKind::Case {
                 branches,
                 otherwise,
-            } => {
-                for (when, then) in branches {
-                    when.collect_columns(out);
-                    then.collect_columns(out);
-                }
-                if let Some(e) = otherwise {
-                    e.collect_columns(out);
-                }
-            }
-            ExprKind::Call { args, .. } => args.iter().for_each(|a| a.collect_columns(out)),
+            } => Box::new(
+                branches
+                    .iter_mut()
+                    .flat_map(|(when, then)| [when, then])
+                    .chain(otherwise.as_deref_mut()),
+            ),
+            ExprKind::Call { args, .. } => Box::new(args.iter_mut()),
             ExprKind::InList { expr, list, .. } => {
-                expr.collect_columns(out);
-                list.iter().for_each(|a| a.collect_columns(out));
+                Box::new(std::iter::once(&mut **expr).chain(list.iter_mut()))
             }
             ExprKind::Like { expr, pattern, .. } => {
-                expr.collect_columns(out);
-                pattern.collect_columns(out);
+                Box::new([&mut **expr, &mut **pattern].into_iter())
             }
-            ExprKind::Literal(_) | ExprKind::GroupKey(_) | ExprKind::Aggregate(_) => {}
+            ExprKind::Column(_)
+            | ExprKind::Literal(_)
+            | ExprKind::GroupKey(_)
+            | ExprKind::Aggregate(_) => Box::new(std::iter::empty()),
         }
     }
 }

@@ -32,13 +32,16 @@ pub enum TableKey {
         types: Vec<SqlType>,
         columns: Vec<Option<usize>>,
     },
+    /// A join's rows (and projections of them) are keyed by the keys of the left and right rows
+    /// they join, either missing on an outer join's NULL-padded side.
+    Join(Box<TableKey>, Box<TableKey>),
 }
 
 impl TableKey {
     /// Names of the primary key columns, if all are visible.
     pub fn column_names(&self, columns: &[Column]) -> Vec<String> {
         match self {
-            TableKey::RecordId => Vec::new(),
+            TableKey::RecordId | TableKey::Join(..) => Vec::new(),
             TableKey::Tuple { columns: cols, .. } => cols
                 .iter()
                 .flatten()
@@ -168,6 +171,9 @@ pub struct Statement {
 /// The computation of a statement.
 #[derive(Clone, Debug)]
 pub enum Body {
+    /// `left [INNER | LEFT | RIGHT | FULL] JOIN right ON ...`, the statement's input being the
+    /// left side: the left input's columns, then the right input's.
+    Join(Join),
     /// `SELECT exprs FROM t [WHERE filter]`: one output row per input row.
     Project {
         filter: Option<Expr>,
@@ -182,6 +188,61 @@ pub enum Body {
         outputs: Vec<Expr>,
         having: Option<Expr>,
     },
+}
+
+/// One join of two inputs on equalities (a hidden statement `<table>__join<n>`; a chain of
+/// joins is a chain of them, each the left input of the next).
+#[derive(Clone, Debug)]
+pub struct Join {
+    pub kind: JoinKind,
+    pub right: Input,
+    /// The ON equalities `left_keys[i] = right_keys[i]`, over the left input's columns and the
+    /// right input's columns respectively (each pair of one type).
+    pub left_keys: Vec<Expr>,
+    pub right_keys: Vec<Expr>,
+    /// ON conditions over one side only: a row failing its side's condition matches nothing
+    /// (and is NULL-padded if its side is kept).
+    pub left_condition: Option<Expr>,
+    pub right_condition: Option<Expr>,
+    /// ON conditions over both sides besides the equalities, for INNER joins only: a filter on
+    /// the joined rows, over the statement's columns.
+    pub filter: Option<Expr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+impl JoinKind {
+    /// Whether the left side's columns can be NULL-padded (RIGHT and FULL joins).
+    pub fn pads_left(self) -> bool {
+        matches!(self, JoinKind::Right | JoinKind::Full)
+    }
+
+    /// Whether the right side's columns can be NULL-padded (LEFT and FULL joins).
+    pub fn pads_right(self) -> bool {
+        matches!(self, JoinKind::Left | JoinKind::Full)
+    }
+}
+
+impl Statement {
+    /// The tables the statement reads: its input, and a join's right input.
+    pub fn inputs(&self) -> impl Iterator<Item = Input> + '_ {
+        let right = match &self.body {
+            Body::Join(join) => Some(join.right),
+            _ => None,
+        };
+        std::iter::once(self.input).chain(right)
+    }
+
+    /// Whether the statement reads `table`.
+    pub fn reads(&self, table: Input) -> bool {
+        self.inputs().any(|i| i == table)
+    }
 }
 
 /// An endpoint, resolved to the table it serves.
@@ -224,60 +285,9 @@ impl Pipeline {
     }
 
     /// The columns of source `source` the pipeline reads, in column order: the generated
-    /// record holds only these, so unused columns are never decoded. An endpoint serving the
-    /// source itself reads all of them.
+    /// record holds only these, so unused columns are never decoded.
     pub fn used_source_columns(&self, source: usize) -> Vec<usize> {
-        let all = || (0..self.sources[source].columns.len()).collect();
-        if self
-            .endpoints
-            .iter()
-            .any(|e| e.table == Input::Source(source))
-        {
-            return all();
-        }
-        let mut used = std::collections::BTreeSet::new();
-        for statement in self
-            .statements
-            .iter()
-            .filter(|s| s.input == Input::Source(source))
-        {
-            match &statement.body {
-                Body::Project { filter, outputs } => {
-                    filter
-                        .iter()
-                        .chain(outputs)
-                        .for_each(|e| e.collect_columns(&mut used));
-                }
-                Body::Aggregate {
-                    filter,
-                    keys,
-                    aggregates,
-                    ..
-                } => {
-                    filter
-                        .iter()
-                        .chain(keys)
-                        .chain(aggregates.iter().filter_map(|a| a.arg.as_ref()))
-                        .chain(aggregates.iter().filter_map(|a| a.returned.as_ref()))
-                        .for_each(|e| e.collect_columns(&mut used));
-                }
-            }
-        }
-        // Window columns are not source columns; the time column they come from is.
-        let columns = self.sources[source].columns.len();
-        used.retain(|&c| c < columns);
-        for statement in self
-            .statements
-            .iter()
-            .filter(|s| s.input == Input::Source(source))
-        {
-            if let Some(window) = &statement.window {
-                used.insert(window.time_column);
-            }
-            if let Some(ttl) = &statement.ttl {
-                used.insert(ttl.time_column);
-            }
-        }
+        let mut used = self.used_columns(Input::Source(source));
         // Postgres rows are keyed by their primary key: always decoded.
         used.extend(self.sources[source].primary_key.iter().copied());
         if used.is_empty() {
@@ -287,14 +297,96 @@ impl Pipeline {
         used.into_iter().collect()
     }
 
+    /// The columns of a join's result that its filter and later statements read: its record
+    /// holds only these.
+    pub fn used_join_columns(&self, statement: usize) -> Vec<usize> {
+        match &self.statements[statement].body {
+            Body::Join(join) => self
+                .join_columns_read(statement, join)
+                .into_iter()
+                .collect(),
+            _ => (0..self.statements[statement].columns.len()).collect(),
+        }
+    }
+
+    /// The columns of `table` that the statements reading it use (all of them when an
+    /// endpoint serves it).
+    fn used_columns(&self, table: Input) -> std::collections::BTreeSet<usize> {
+        let width = self.columns(table).len();
+        if self.endpoints.iter().any(|e| e.table == table) {
+            return (0..width).collect();
+        }
+        let mut used = std::collections::BTreeSet::new();
+        for (index, statement) in self.statements.iter().enumerate() {
+            if statement.input == table {
+                match &statement.body {
+                    Body::Project { filter, outputs } => {
+                        filter
+                            .iter()
+                            .chain(outputs)
+                            .for_each(|e| e.collect_columns(&mut used));
+                    }
+                    Body::Aggregate {
+                        filter,
+                        keys,
+                        aggregates,
+                        ..
+                    } => {
+                        filter
+                            .iter()
+                            .chain(keys)
+                            .chain(aggregates.iter().filter_map(|a| a.arg.as_ref()))
+                            .chain(aggregates.iter().filter_map(|a| a.returned.as_ref()))
+                            .for_each(|e| e.collect_columns(&mut used));
+                    }
+                    Body::Join(join) => {
+                        join.left_keys
+                            .iter()
+                            .chain(&join.left_condition)
+                            .for_each(|e| e.collect_columns(&mut used));
+                        used.extend(self.join_columns_read(index, join).range(..width));
+                    }
+                }
+                // Window columns are not input columns; the time column they come from is.
+                used.retain(|&c| c < width);
+                used.extend(statement.window.as_ref().map(|w| w.time_column));
+                used.extend(statement.ttl.as_ref().map(|t| t.time_column));
+            }
+            if let Body::Join(join) = &statement.body {
+                if join.right == table {
+                    join.right_keys
+                        .iter()
+                        .chain(&join.right_condition)
+                        .for_each(|e| e.collect_columns(&mut used));
+                    let left_width = self.columns(statement.input).len();
+                    used.extend(
+                        self.join_columns_read(index, join)
+                            .range(left_width..)
+                            .map(|c| c - left_width),
+                    );
+                }
+            }
+        }
+        used
+    }
+
+    /// The columns of join statement `index` that its filter and the statements after it read.
+    fn join_columns_read(&self, index: usize, join: &Join) -> std::collections::BTreeSet<usize> {
+        let mut used = self.used_columns(Input::Statement(index));
+        if let Some(filter) = &join.filter {
+            filter.collect_columns(&mut used);
+        }
+        used
+    }
+
     /// Statements that (transitively) read source `source`, in execution order.
     pub fn downstream_of(&self, source: usize) -> Vec<usize> {
         let mut affected = Vec::new();
         for (i, statement) in self.statements.iter().enumerate() {
-            let reads = match statement.input {
+            let reads = statement.inputs().any(|input| match input {
                 Input::Source(s) => s == source,
                 Input::Statement(s) => affected.contains(&s),
-            };
+            });
             if reads {
                 affected.push(i);
             }

@@ -85,6 +85,7 @@ pub fn bind(cfg: &LoadedConfig, pipeline: &Pipeline) -> Result<Vec<Endpoint>, Co
                 if !agrees {
                     let derived_text = match pipeline.key(table) {
                         TableKey::RecordId => "the source row id (file and row number)".to_string(),
+                        TableKey::Join(..) => "the keys of the rows it joins, which are not its columns".to_string(),
                         TableKey::Tuple { types, .. } if types.is_empty() => "nothing: it has exactly one row (an aggregation without GROUP BY)".to_string(),
                         TableKey::Tuple { columns, .. } if columns.iter().any(Option::is_none) => {
                             "a key that is not among its columns (it reads a grouped table without selecting all of its GROUP BY columns)".to_string()

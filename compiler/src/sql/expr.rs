@@ -9,11 +9,28 @@ use sqlparser::ast::{self, Spanned};
 /// A hook that may bind a node itself (aggregates, group keys) before the generic rules apply.
 pub type Hook<'h> = dyn FnMut(&Binder, &ast::Expr) -> Option<Result<Expr, CompileError>> + 'h;
 
-/// Names visible to an expression: the columns of the one input table.
+/// A table named in FROM: what qualifies its columns, and where they are in the input row.
+#[derive(Clone, Debug)]
+pub struct TableRef {
+    pub name: String,
+    pub alias: Option<String>,
+    pub columns: std::ops::Range<usize>,
+}
+
+impl TableRef {
+    /// How messages name it: `orders` or `orders` (as `o`).
+    fn shown(&self) -> String {
+        match &self.alias {
+            Some(alias) => format!("`{}` (as `{alias}`)", self.name),
+            None => format!("`{}`", self.name),
+        }
+    }
+}
+
+/// Names visible to an expression: the columns of the tables in FROM (one, or several joined).
 pub struct Binder<'a> {
     pub src: &'a SqlSource,
-    pub table: &'a str,
-    pub alias: Option<String>,
+    pub tables: &'a [TableRef],
     pub columns: &'a [Column],
 }
 
@@ -171,30 +188,43 @@ impl Binder<'_> {
     }
 
     fn column(&self, ident: &ast::Ident, e: &ast::Expr) -> Result<Expr, CompileError> {
-        let index = find_column(self.columns, ident).ok_or_else(|| {
-            let names = self
-                .columns
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>();
-            let mut err = self.src.error(
-                e.span(),
-                format!("unknown column `{}` in `{}`", ident.value, self.table),
-                "not a column of this table",
-            );
-            err = match crate::diagnostics::closest(&ident.value, names.iter().copied()) {
-                Some(near) => err.with_help(format!(
-                    "did you mean `{near}`? The columns are: {}",
-                    names.join(", ")
-                )),
-                None => err.with_help(format!(
-                    "the columns of `{}` are: {}",
-                    self.table,
-                    names.join(", ")
-                )),
-            };
-            err
-        })?;
+        self.column_in(self.tables, ident, e)
+    }
+
+    /// Resolves `ident` among the columns of `tables`: unknown, or in two of them, is an error.
+    fn column_in(
+        &self,
+        tables: &[TableRef],
+        ident: &ast::Ident,
+        e: &ast::Expr,
+    ) -> Result<Expr, CompileError> {
+        let found: Vec<(&TableRef, usize)> = tables
+            .iter()
+            .flat_map(|t| {
+                let columns = &self.columns[t.columns.clone()];
+                find_column(columns, ident).map(|i| (t, t.columns.start + i))
+            })
+            .collect();
+        let index = match found.as_slice() {
+            [(_, index)] => *index,
+            [] => return Err(self.unknown_column(tables, ident, e)),
+            [(first, _), (second, _), ..] => {
+                return Err(self
+                    .src
+                    .error(
+                        e.span(),
+                        format!("column `{}` is ambiguous", ident.value),
+                        "in two tables",
+                    )
+                    .with_help(format!(
+                        "it is a column of {} and of {}: qualify it, e.g. `{}.{}`",
+                        first.shown(),
+                        second.shown(),
+                        first.alias.as_ref().unwrap_or(&first.name),
+                        ident.value
+                    )))
+            }
+        };
         let c = &self.columns[index];
         Ok(Expr {
             kind: ExprKind::Column(index),
@@ -202,6 +232,74 @@ impl Binder<'_> {
             nullable: c.nullable,
             span: self.src.span(e.span()),
         })
+    }
+
+    fn unknown_column(
+        &self,
+        tables: &[TableRef],
+        ident: &ast::Ident,
+        e: &ast::Expr,
+    ) -> CompileError {
+        let names: Vec<&str> = tables
+            .iter()
+            .flat_map(|t| self.columns[t.columns.clone()].iter())
+            .map(|c| c.name.as_str())
+            .collect();
+        let shown: Vec<String> = tables.iter().map(TableRef::shown).collect();
+        let err = self.src.error(
+            e.span(),
+            format!("unknown column `{}` in {}", ident.value, shown.join(", ")),
+            "not a column of this table",
+        );
+        match crate::diagnostics::closest(&ident.value, names.iter().copied()) {
+            Some(near) => err.with_help(format!(
+                "did you mean `{near}`? The columns are: {}",
+                names.join(", ")
+            )),
+            None => err.with_help(format!("the columns are: {}", names.join(", "))),
+        }
+    }
+
+    /// The tables `qualifier` names: by alias, or by name when it has none in FROM.
+    pub fn tables_named(&self, qualifier: &ast::Ident) -> Vec<TableRef> {
+        let same = |name: &str| {
+            if qualifier.quote_style.is_some() {
+                name == qualifier.value
+            } else {
+                name.eq_ignore_ascii_case(&qualifier.value)
+            }
+        };
+        let by_alias: Vec<TableRef> = self
+            .tables
+            .iter()
+            .filter(|t| t.alias.as_deref().is_some_and(same))
+            .cloned()
+            .collect();
+        if !by_alias.is_empty() {
+            return by_alias;
+        }
+        // As in Postgres an alias hides the table's name, except that a lone table answers to
+        // both.
+        let by_name =
+            |t: &&TableRef| same(&t.name) && (t.alias.is_none() || self.tables.len() == 1);
+        self.tables.iter().filter(by_name).cloned().collect()
+    }
+
+    /// `qualifier` as a table of FROM, or an error listing them.
+    pub fn qualifier(&self, qualifier: &ast::Ident) -> Result<Vec<TableRef>, CompileError> {
+        let tables = self.tables_named(qualifier);
+        if tables.is_empty() {
+            let shown: Vec<String> = self.tables.iter().map(TableRef::shown).collect();
+            return Err(self
+                .src
+                .error(
+                    qualifier.span,
+                    format!("unknown table `{}`", qualifier.value),
+                    "not in FROM",
+                )
+                .with_help(format!("this statement reads {}", shown.join(", "))));
+        }
+        Ok(tables)
     }
 
     fn qualified_column(&self, parts: &[ast::Ident], e: &ast::Expr) -> Result<Expr, CompileError> {
@@ -212,29 +310,8 @@ impl Binder<'_> {
                 "use `table.column` or `column`",
             ));
         };
-        let matches_table = qualifier.value.eq_ignore_ascii_case(self.table)
-            || self
-                .alias
-                .as_deref()
-                .is_some_and(|a| a.eq_ignore_ascii_case(&qualifier.value));
-        if !matches_table {
-            return Err(self
-                .src
-                .error(
-                    qualifier.span,
-                    format!("unknown table `{}`", qualifier.value),
-                    "not in FROM",
-                )
-                .with_help(format!(
-                    "this statement reads `{}`{}",
-                    self.table,
-                    self.alias
-                        .as_ref()
-                        .map(|a| format!(" (as `{a}`)"))
-                        .unwrap_or_default()
-                )));
-        }
-        self.column(name, e)
+        let tables = self.qualifier(qualifier)?;
+        self.column_in(&tables, name, e)
     }
 
     fn literal(&self, v: &ast::Value, e: &ast::Expr) -> Result<Expr, CompileError> {

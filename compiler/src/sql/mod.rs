@@ -12,6 +12,7 @@ mod expr;
 mod forms;
 mod functions;
 mod interval;
+mod join;
 mod locate;
 mod statement;
 mod ttl;

@@ -1,7 +1,8 @@
 //! Binding one `SELECT ... INTO table FROM input [WHERE] [GROUP BY] [HAVING];` statement.
 
 use super::aggregate::{aggregate_name, AggregateScope};
-use super::expr::Binder;
+use super::expr::{Binder, TableRef};
+use super::join::Relation;
 use super::{ttl, window, SqlSource};
 use crate::diagnostics::closest;
 use crate::diagnostics::CompileError;
@@ -153,52 +154,82 @@ fn bind_query(
             scope.push((cte_name, pipeline.statements.len() - 1));
         }
     }
-    if let Some(ast::TableFactor::Derived {
-        subquery, alias, ..
-    }) = select.from.first().map(|f| &f.relation)
-    {
-        let Some(alias) = alias else {
-            return Err(src
-                .error(
-                    subquery.span(),
-                    "a subquery in FROM needs a name",
-                    "no alias",
-                )
-                .with_help("write `FROM (SELECT ...) AS s`"));
-        };
-        if !alias.columns.is_empty() {
-            return Err(src
-                .error(
-                    alias.span(),
-                    "column names after a subquery's alias are not supported",
-                    "column list",
-                )
-                .with_help("name the columns with AS inside the subquery"));
+    let [from] = select.from.as_slice() else {
+        let span = select.from.get(1).map_or(select.span(), |f| f.span());
+        return Err(src
+            .error(
+                span,
+                "a statement's FROM names one table or one chain of JOINs",
+                "here",
+            )
+            .with_help("join the tables with `JOIN ... ON a.x = b.x` instead of listing them"));
+    };
+    // Subqueries in FROM are bound first, as hidden statements, then read by name.
+    let relations = std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation));
+    for relation in relations {
+        if let ast::TableFactor::Derived {
+            subquery, alias, ..
+        } = relation
+        {
+            let Some(alias) = alias else {
+                return Err(src
+                    .error(
+                        subquery.span(),
+                        "a subquery in FROM needs a name",
+                        "no alias",
+                    )
+                    .with_help("write `FROM (SELECT ...) AS s`"));
+            };
+            if !alias.columns.is_empty() {
+                return Err(src
+                    .error(
+                        alias.span(),
+                        "column names after a subquery's alias are not supported",
+                        "column list",
+                    )
+                    .with_help("name the columns with AS inside the subquery"));
+            }
+            let hidden = bind_query(
+                src,
+                pipeline,
+                subquery,
+                Some(format!("{name}__{}", alias.name.value)),
+                &scope,
+            )?;
+            pipeline.statements.push(hidden);
+            scope.push((alias.name.value.clone(), pipeline.statements.len() - 1));
         }
-        let hidden = bind_query(
-            src,
-            pipeline,
-            subquery,
-            Some(format!("{name}__{}", alias.name.value)),
-            &scope,
-        )?;
-        pipeline.statements.push(hidden);
-        scope.push((alias.name.value.clone(), pipeline.statements.len() - 1));
     }
-    let pipeline: &Pipeline = pipeline;
     let From {
         input,
-        alias,
+        tables,
         window,
         ttl,
-    } = input_table(src, select, pipeline, &scope)?;
+    } = if from.joins.is_empty() {
+        input_table(src, from, pipeline, &scope)?
+    } else {
+        let resolve = |pipeline: &Pipeline, relation: &ast::TableFactor| {
+            plain_relation(src, pipeline, &scope, relation)?.ok_or_else(|| {
+                src.error(relation.span(), "a joined table must be a table, a WITH query or a subquery", "not supported")
+                    .with_help("TUMBLE, HOP and TTL read one table: apply them in a WITH query and join its result, or window the join's result in a later statement")
+            })
+        };
+        let (input, tables) = super::join::bind(src, pipeline, &name, query, from, &resolve)?;
+        From {
+            input,
+            tables,
+            window: None,
+            ttl: None,
+        }
+    };
+    let pipeline: &Pipeline = pipeline;
     // Postgres never runs a WITH query nothing reads; dozerc would keep it up to date (and stop
     // on its errors), so an unused one is refused.
     for (cte, index) in scope.iter().skip(outer.len()) {
         let read = input == Input::Statement(*index)
             || pipeline.statements[*index..]
                 .iter()
-                .any(|s| s.input == Input::Statement(*index));
+                .any(|s| s.reads(Input::Statement(*index)));
         if !read {
             return Err(src
                 .error(
@@ -216,11 +247,9 @@ fn bind_query(
         columns.extend(window::columns());
     }
     let columns = columns.as_slice();
-    let table_name = pipeline.table_name(input).to_string();
     let binder = Binder {
         src,
-        table: &table_name,
-        alias,
+        tables: &tables,
         columns,
     };
 
@@ -352,8 +381,36 @@ fn bind_query(
         let mut items = Vec::new();
         for item in &select.projection {
             match item {
-                ast::SelectItem::Wildcard(_) => {
-                    for (i, c) in columns.iter().enumerate() {
+                ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
+                    let selected = match item {
+                        ast::SelectItem::QualifiedWildcard(
+                            ast::SelectItemQualifiedWildcardKind::ObjectName(table),
+                            _,
+                        ) => match table.0.as_slice() {
+                            [ast::ObjectNamePart::Identifier(qualifier)] => binder
+                                .qualifier(qualifier)?
+                                .into_iter()
+                                .flat_map(|t| t.columns)
+                                .collect(),
+                            _ => {
+                                return Err(src.error(
+                                    item.span(),
+                                    format!("`{item}` names no table of FROM"),
+                                    "write `t.*`",
+                                ))
+                            }
+                        },
+                        ast::SelectItem::QualifiedWildcard(..) => {
+                            return Err(src.error(
+                                item.span(),
+                                format!("`{item}` is not supported"),
+                                "write `t.*`",
+                            ))
+                        }
+                        _ => (0..columns.len()).collect::<Vec<_>>(),
+                    };
+                    for i in selected {
+                        let c = &columns[i];
                         let e = Expr {
                             kind: ExprKind::Column(i),
                             ty: c.ty,
@@ -410,7 +467,7 @@ fn bind_query(
             }
         }
         let key = match pipeline.key(input) {
-            TableKey::RecordId => TableKey::RecordId,
+            key @ (TableKey::RecordId | TableKey::Join(..)) => key,
             TableKey::Tuple {
                 types,
                 columns: in_cols,
@@ -475,7 +532,11 @@ fn bind_query(
     })
 }
 
-fn bind_condition(binder: &Binder, e: &ast::Expr, place: &str) -> Result<Expr, CompileError> {
+pub(super) fn bind_condition(
+    binder: &Binder,
+    e: &ast::Expr,
+    place: &str,
+) -> Result<Expr, CompileError> {
     let bound = binder.bind_row(e, place)?;
     if bound.ty != SqlType::Boolean && bound.ty != SqlType::Null {
         return Err(binder
@@ -527,44 +588,37 @@ fn output_name(
     Ok(name)
 }
 
-/// What FROM reads: a table, or a table function over one.
+/// What FROM reads: a table, a table function over one, or a chain of joins.
 struct From {
     input: Input,
-    alias: Option<String>,
+    /// The tables named in FROM, for qualified names (one unless FROM joins).
+    tables: Vec<TableRef>,
     window: Option<Window>,
     ttl: Option<Ttl>,
 }
 
+/// FROM without joins: a table, or a window or TTL over one.
 fn input_table(
     src: &SqlSource,
-    select: &ast::Select,
+    from: &ast::TableWithJoins,
     pipeline: &Pipeline,
     scope: &Scope,
 ) -> Result<From, CompileError> {
-    let [from] = select.from.as_slice() else {
-        let span = select.from.get(1).map_or(select.span(), |f| f.span());
-        return Err(src
-            .error(span, "a statement reads exactly one table", "here")
-            .with_help("JOINs and several FROM tables are not supported yet"));
+    let one_table = |input: Input, name: String, alias: Option<String>, window: Option<Window>| {
+        let mut width = pipeline.columns(input).len();
+        if window.is_some() {
+            width += 2;
+        }
+        vec![TableRef {
+            name,
+            alias,
+            columns: 0..width,
+        }]
     };
-    if !from.joins.is_empty() {
-        return Err(src
-            .error(
-                from.joins[0].span(),
-                "JOIN is not supported yet",
-                "not supported",
-            )
-            .with_help("a statement reads one source or one earlier result"));
-    }
-    if let ast::TableFactor::Derived {
-        alias: Some(alias), ..
-    } = &from.relation
-    {
-        // Bound already, as a hidden statement.
-        let input = resolve_table(src, pipeline, scope, &alias.name.value, true, alias.span())?;
+    if let Some(relation) = plain_relation(src, pipeline, scope, &from.relation)? {
         return Ok(From {
-            input,
-            alias: Some(alias.name.value.clone()),
+            input: relation.input,
+            tables: one_table(relation.input, relation.name, relation.alias, None),
             window: None,
             ttl: None,
         });
@@ -584,23 +638,7 @@ fn input_table(
             ));
     };
     let alias = alias.as_ref().map(|a| a.name.value.clone());
-    let Some(args) = args else {
-        let quoted = matches!(name.0.last(), Some(ast::ObjectNamePart::Identifier(i)) if i.quote_style.is_some());
-        let input = resolve_table(src, pipeline, scope, &name.to_string(), quoted, name.span())?;
-        // A WITH query is named as written, not by its hidden table's name.
-        let alias = match input {
-            Input::Statement(i) if pipeline.statements[i].hidden && alias.is_none() => {
-                Some(name.to_string().trim_matches('"').to_string())
-            }
-            _ => alias,
-        };
-        return Ok(From {
-            input,
-            alias,
-            window: None,
-            ttl: None,
-        });
-    };
+    let args = args.as_ref().map(|a| a.args.as_slice()).unwrap_or_default();
     let function = name.to_string();
     let resolve = |table: &ast::Ident| {
         resolve_table(
@@ -613,10 +651,11 @@ fn input_table(
         )
     };
     if function.eq_ignore_ascii_case("TTL") {
-        let relation = ttl::parse(src, pipeline, from.relation.span(), &args.args, resolve)?;
+        let relation = ttl::parse(src, pipeline, from.relation.span(), args, resolve)?;
+        let name = pipeline.table_name(relation.input).to_string();
         return Ok(From {
             input: relation.input,
-            alias,
+            tables: one_table(relation.input, name, alias, relation.window.clone()),
             window: relation.window,
             ttl: Some(relation.ttl),
         });
@@ -631,19 +670,66 @@ fn input_table(
             .with_help("the table functions are TUMBLE(table, time, 'size'), HOP(table, time, 'hop', 'size') and TTL(table or window, time, 'duration')"));
     }
     let mut input = None;
-    let window = window::parse(src, &function, from.relation.span(), &args.args, |table| {
+    let window = window::parse(src, &function, from.relation.span(), args, |table| {
         let found = resolve(table)?;
         input = Some(found);
         Ok(pipeline.columns(found).to_vec())
     })?;
     let input =
         input.ok_or_else(|| CompileError::new("internal: the windowed table was not resolved"))?;
+    let name = pipeline.table_name(input).to_string();
     Ok(From {
         input,
-        alias,
+        tables: one_table(input, name, alias, Some(window.clone())),
         window: Some(window),
         ttl: None,
     })
+}
+
+/// A table named in FROM without a table function: a source, an earlier result, a WITH query
+/// or a subquery (bound already). `None` for a table function.
+fn plain_relation(
+    src: &SqlSource,
+    pipeline: &Pipeline,
+    scope: &Scope,
+    relation: &ast::TableFactor,
+) -> Result<Option<Relation>, CompileError> {
+    match relation {
+        ast::TableFactor::Derived {
+            alias: Some(alias), ..
+        } => {
+            let name = alias.name.value.clone();
+            let input = resolve_table(src, pipeline, scope, &name, true, alias.span())?;
+            Ok(Some(Relation {
+                input,
+                name,
+                alias: None,
+            }))
+        }
+        ast::TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } => {
+            let quoted = matches!(name.0.last(), Some(ast::ObjectNamePart::Identifier(i)) if i.quote_style.is_some());
+            let input =
+                resolve_table(src, pipeline, scope, &name.to_string(), quoted, name.span())?;
+            // A WITH query is named as written, not by its hidden table's name.
+            let table = match input {
+                Input::Statement(i) if pipeline.statements[i].hidden => {
+                    name.to_string().trim_matches('"').to_string()
+                }
+                _ => pipeline.table_name(input).to_string(),
+            };
+            Ok(Some(Relation {
+                input,
+                name: table,
+                alias: alias.as_ref().map(|a| a.name.value.clone()),
+            }))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The source or earlier result named `text` (as written; `quoted` names match exactly).

@@ -7,11 +7,12 @@
 //! row of an unmatched row, and swap it for the matches (and back) as matches come and go. A NULL
 //! join key never matches, as in SQL.
 //!
-//! Generated code wiring joins into statements comes with the SQL join slice (issue 5); this
-//! module is the operator state it will drive.
+//! Generated join operators drive it: their key functions evaluate the ON equalities (and any
+//! ON predicate over one side only, which makes a failing row match nothing).
 
 use crate::cache::{StateStore, StoreError};
-use crate::types::{Delta, TableKey};
+use crate::expr::EvalError;
+use crate::types::{Delta, FieldDef, TableKey, TypeError, Value};
 use redb::WriteTransaction;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -39,6 +40,21 @@ impl JoinKind {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct JoinKey<L, R>(pub Option<L>, pub Option<R>);
 
+/// A joined result is keyed by the rows it joins, which are not columns of the result: its rows
+/// are found by filters, not by id.
+impl<L: TableKey, R: TableKey> TableKey for JoinKey<L, R> {
+    fn parse_id(_id: &str, _key_fields: &[FieldDef]) -> Result<Self, TypeError> {
+        Err(TypeError::new(
+            "rows of a join result have no id of their own: find them with a filter on their columns",
+        ))
+    }
+    fn values(&self) -> Vec<Value> {
+        let left = self.0.iter().flat_map(TableKey::values);
+        left.chain(self.1.iter().flat_map(TableKey::values))
+            .collect()
+    }
+}
+
 /// A joined row: the left and right rows (None on the padded side).
 pub type Joined<L, R> = (Option<L>, Option<R>);
 
@@ -48,16 +64,20 @@ pub type JoinChange<LK, L, RK, R> = Delta<JoinKey<LK, RK>, Joined<L, R>>;
 /// A joined key's row before the batch and its latest row.
 type BeforeAfter<L, R> = (Option<Joined<L, R>>, Option<Joined<L, R>>);
 
+/// A row's join key: `Ok(None)` when it matches nothing (a NULL key part, or a failed ON
+/// predicate over its side), `Err` when evaluating it fails.
+pub type JoinKeyFn<T, JK> = fn(&T) -> Result<Option<JK>, EvalError>;
+
 /// The rows of one side, by primary key and by join key.
 struct Side<K, JK, T> {
     rows: HashMap<K, T>,
     by_join: HashMap<JK, HashSet<K>>,
-    key_of: fn(&T) -> Option<JK>,
+    key_of: JoinKeyFn<T, JK>,
     dirty: HashSet<K>,
 }
 
 impl<K: TableKey, JK: Eq + Hash + Clone, T: Clone> Side<K, JK, T> {
-    fn new(key_of: fn(&T) -> Option<JK>) -> Self {
+    fn new(key_of: JoinKeyFn<T, JK>) -> Self {
         Side {
             rows: HashMap::new(),
             by_join: HashMap::new(),
@@ -83,17 +103,17 @@ impl<K: TableKey, JK: Eq + Hash + Clone, T: Clone> Side<K, JK, T> {
             .is_some_and(|keys| !keys.is_empty())
     }
 
-    fn insert(&mut self, key: K, row: T) {
-        if let Some(jk) = (self.key_of)(&row) {
+    fn insert(&mut self, key: K, row: T, jk: Option<JK>) {
+        if let Some(jk) = jk {
             self.by_join.entry(jk).or_default().insert(key.clone());
         }
         self.dirty.insert(key.clone());
         self.rows.insert(key, row);
     }
 
-    fn remove(&mut self, key: &K, row: &T) {
-        if let Some(jk) = (self.key_of)(row) {
-            if let Some(keys) = self.by_join.get_mut(&jk) {
+    fn remove(&mut self, key: &K, jk: &Option<JK>) {
+        if let Some(jk) = jk {
+            if let Some(keys) = self.by_join.get_mut(jk) {
                 keys.remove(key);
                 if keys.is_empty() {
                     self.by_join.remove(&jk);
@@ -121,7 +141,9 @@ impl<K: TableKey, JK: Eq + Hash + Clone, T: Clone + Serialize + DeserializeOwned
         self.by_join.clear();
         self.dirty.clear();
         for (key, row) in store.load_all::<K, T>()? {
-            self.insert(key, row);
+            // The key evaluated when the row was applied, so it evaluates again.
+            let jk = (self.key_of)(&row).map_err(|e| StoreError::State(e.to_string()))?;
+            self.insert(key, row, jk);
         }
         self.dirty.clear();
         Ok(())
@@ -176,12 +198,8 @@ where
     L: Clone + PartialEq + Serialize + DeserializeOwned,
     R: Clone + PartialEq + Serialize + DeserializeOwned,
 {
-    /// `left_key`/`right_key` give a row's join key, or None when a part of it is NULL.
-    pub fn new(
-        kind: JoinKind,
-        left_key: fn(&L) -> Option<JK>,
-        right_key: fn(&R) -> Option<JK>,
-    ) -> Self {
+    /// `left_key`/`right_key` give a row's join key, or None when it matches nothing.
+    pub fn new(kind: JoinKind, left_key: JoinKeyFn<L, JK>, right_key: JoinKeyFn<R, JK>) -> Self {
         HashJoin {
             kind,
             left: Side::new(left_key),
@@ -192,14 +210,31 @@ where
         }
     }
 
-    /// Applies a batch of the left input; appends one net change per joined key.
-    pub fn on_left(&mut self, input: &[Delta<LK, L>], out: &mut Vec<JoinChange<LK, L, RK, R>>) {
+    /// Applies one batch of each input (either may be empty; a self-join gets the same batch on
+    /// both sides) and appends one net change per joined key.
+    pub fn apply(
+        &mut self,
+        left: &[Delta<LK, L>],
+        right: &[Delta<RK, R>],
+        out: &mut Vec<JoinChange<LK, L, RK, R>>,
+    ) -> Result<(), EvalError> {
+        let applied = self.on_left(left).and_then(|()| self.on_right(right));
+        if applied.is_err() {
+            // The transaction is abandoned; the state is restored from the last checkpoint.
+            self.pending.changes.clear();
+        }
+        applied?;
+        self.pending.drain(out);
+        Ok(())
+    }
+
+    fn on_left(&mut self, input: &[Delta<LK, L>]) -> Result<(), EvalError> {
         let (keeps_left, keeps_right) = (self.kind.keeps_left(), self.kind.keeps_right());
         for change in input {
             if let Some(old) = &change.old {
-                let jk = (self.left.key_of)(old);
+                let jk = (self.left.key_of)(old)?;
                 let matches = self.right.matches(&jk);
-                self.left.remove(&change.key, old);
+                self.left.remove(&change.key, &jk);
                 if matches.is_empty() {
                     if keeps_left {
                         self.pending.retract(
@@ -221,7 +256,7 @@ where
                 }
             }
             if let Some(new) = &change.new {
-                let jk = (self.left.key_of)(new);
+                let jk = (self.left.key_of)(new)?;
                 let matches = self.right.matches(&jk);
                 if matches.is_empty() {
                     if keeps_left {
@@ -243,20 +278,19 @@ where
                         );
                     }
                 }
-                self.left.insert(change.key.clone(), new.clone());
+                self.left.insert(change.key.clone(), new.clone(), jk);
             }
         }
-        self.pending.drain(out);
+        Ok(())
     }
 
-    /// Applies a batch of the right input; appends one net change per joined key.
-    pub fn on_right(&mut self, input: &[Delta<RK, R>], out: &mut Vec<JoinChange<LK, L, RK, R>>) {
+    fn on_right(&mut self, input: &[Delta<RK, R>]) -> Result<(), EvalError> {
         let (keeps_left, keeps_right) = (self.kind.keeps_left(), self.kind.keeps_right());
         for change in input {
             if let Some(old) = &change.old {
-                let jk = (self.right.key_of)(old);
+                let jk = (self.right.key_of)(old)?;
                 let matches = self.left.matches(&jk);
-                self.right.remove(&change.key, old);
+                self.right.remove(&change.key, &jk);
                 if matches.is_empty() {
                     if keeps_right {
                         self.pending.retract(
@@ -278,7 +312,7 @@ where
                 }
             }
             if let Some(new) = &change.new {
-                let jk = (self.right.key_of)(new);
+                let jk = (self.right.key_of)(new)?;
                 let matches = self.left.matches(&jk);
                 if matches.is_empty() {
                     if keeps_right {
@@ -300,10 +334,10 @@ where
                         );
                     }
                 }
-                self.right.insert(change.key.clone(), new.clone());
+                self.right.insert(change.key.clone(), new.clone(), jk);
             }
         }
-        self.pending.drain(out);
+        Ok(())
     }
 
     /// Writes the rows changed since the last checkpoint into `state/<statement>/left` and
@@ -342,8 +376,12 @@ mod tests {
     type Out = BTreeMap<JoinKey<Key, Key>, Joined<Row, Row>>;
     type Changes = Vec<JoinChange<Key, Row, Key, Row>>;
 
-    fn join_key(row: &Row) -> Option<i64> {
-        (row.0 >= 0).then_some(row.0)
+    fn join_key(row: &Row) -> Result<Option<i64>, EvalError> {
+        Ok((row.0 >= 0).then_some(row.0))
+    }
+
+    fn matches(l: &Row, r: &Row) -> bool {
+        l.0 >= 0 && l.0 == r.0
     }
 
     /// Applies output changes to a materialized result, checking each retraction matches.
@@ -367,7 +405,7 @@ mod tests {
         for (lk, l) in left {
             let mut matched = false;
             for (rk, r) in right {
-                if join_key(l).is_some() && join_key(l) == join_key(r) {
+                if matches(l, r) {
                     matched = true;
                     out.insert(JoinKey(Some(*lk), Some(*rk)), (Some(*l), Some(*r)));
                 }
@@ -378,9 +416,7 @@ mod tests {
         }
         if kind.keeps_right() {
             for (rk, r) in right {
-                let matched = left
-                    .values()
-                    .any(|l| join_key(r).is_some() && join_key(l) == join_key(r));
+                let matched = left.values().any(|l| matches(l, r));
                 if !matched {
                     out.insert(JoinKey(None, Some(*rk)), (None, Some(*r)));
                 }
@@ -426,13 +462,15 @@ mod tests {
             let (mut left, mut right, mut result) = (BTreeMap::new(), BTreeMap::new(), Out::new());
             for step in 0..400 {
                 let mut out = Vec::new();
-                if rng.random_bool(0.5) {
-                    let changes = batch(&mut rng, &mut left);
-                    join.on_left(&changes, &mut out);
-                } else {
-                    let changes = batch(&mut rng, &mut right);
-                    join.on_right(&changes, &mut out);
+                match rng.random_range(0..3) {
+                    0 => join.apply(&batch(&mut rng, &mut left), &[], &mut out),
+                    1 => join.apply(&[], &batch(&mut rng, &mut right), &mut out),
+                    _ => {
+                        let l = batch(&mut rng, &mut left);
+                        join.apply(&l, &batch(&mut rng, &mut right), &mut out)
+                    }
                 }
+                .unwrap();
                 let keys: HashSet<_> = out.iter().map(|d| d.key.clone()).collect();
                 assert_eq!(
                     keys.len(),
@@ -457,8 +495,9 @@ mod tests {
         for _ in 0..200 {
             let changes = batch(&mut rng, &mut rows);
             let mut out = Vec::new();
-            join.on_left(&changes, &mut out);
-            join.on_right(&changes, &mut out);
+            join.apply(&changes, &changes, &mut out).unwrap();
+            let keys: HashSet<_> = out.iter().map(|d| d.key.clone()).collect();
+            assert_eq!(keys.len(), out.len(), "one change per key per batch");
             apply(&mut result, out);
             assert_eq!(result, expected(JoinKind::Full, &rows, &rows));
         }
@@ -473,8 +512,9 @@ mod tests {
         let (mut left, mut right, mut result) = (BTreeMap::new(), BTreeMap::new(), Out::new());
         for round in 0..30 {
             let mut out = Vec::new();
-            join.on_left(&batch(&mut rng, &mut left), &mut out);
-            join.on_right(&batch(&mut rng, &mut right), &mut out);
+            let l = batch(&mut rng, &mut left);
+            join.apply(&l, &batch(&mut rng, &mut right), &mut out)
+                .unwrap();
             apply(&mut result, out);
             let txn = store.begin_write().unwrap();
             join.checkpoint(&txn, "j").unwrap();

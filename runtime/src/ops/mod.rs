@@ -17,6 +17,6 @@ pub use aggregates::{
 };
 pub use expiry::ExpiryIndex;
 pub use group::GroupTable;
-pub use join::{HashJoin, JoinChange, JoinKey, JoinKind, Joined};
+pub use join::{HashJoin, JoinChange, JoinKey, JoinKeyFn, JoinKind, Joined};
 pub use operator::Operator;
 pub use ttl::Watermark;
