@@ -7,6 +7,7 @@
 
 use crate::http::{all_rows, wait_for_position};
 use crate::oracle::{canonical_endpoint_rows, canonical_oracle_rows, Oracle};
+use crate::pipeline::{build, free_port, Running};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::fmt::Write;
@@ -19,8 +20,8 @@ pub const ITEMS_TABLE: &str = "CREATE TABLE items (
     ALTER TABLE items REPLICA IDENTITY FULL;";
 
 /// One corpus statement: `body` is a SELECT without INTO, as Postgres runs it; the pipeline
-/// runs it with `INTO <name>` where the body says `{INTO}`, or else before the last
-/// `FROM items` (FROM also occurs inside EXTRACT, TRIM and SUBSTRING).
+/// runs it with `INTO <name>` where the body says `{INTO}`, or else before the first FROM
+/// outside parentheses and quotes (FROM also occurs inside EXTRACT, TRIM and SUBSTRING).
 pub struct Query {
     pub name: String,
     pub body: String,
@@ -38,9 +39,7 @@ impl Query {
                 self.body.replace("{INTO}", &format!("INTO {}", self.name))
             );
         }
-        let at = self
-            .body
-            .rfind(" FROM items")
+        let at = top_level_from(&self.body)
             .unwrap_or_else(|| panic!("corpus query without FROM: {}", self.body));
         format!(
             "{} INTO {}{};",
@@ -49,6 +48,21 @@ impl Query {
             &self.body[at..]
         )
     }
+}
+
+/// Where ` FROM ` first occurs outside parentheses and quoted text.
+fn top_level_from(sql: &str) -> Option<usize> {
+    let (mut depth, mut quoted) = (0i32, false);
+    for (at, c) in sql.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth -= 1,
+            ' ' if !quoted && depth == 0 && sql[at..].starts_with(" FROM ") => return Some(at),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Numbers the queries `q001`, `q002`, ...
@@ -70,11 +84,18 @@ pub fn queries(bodies: &[&str]) -> Vec<Query> {
         .collect()
 }
 
-/// The pipeline config: one Postgres source and one endpoint per query.
-pub fn config(app: &str, database: &str, queries: &[Query]) -> String {
+/// The pipeline config: one Postgres source per table and one endpoint per query.
+pub fn config(app: &str, database: &str, tables: &[&str], queries: &[Query]) -> String {
     let mut yaml = format!(
-        "app_name: {app}\nconnections:\n  - name: pg\n    config: !Postgres {{ user: postgres, host: 127.0.0.1, port: 5432, database: {database} }}\nsources:\n  - {{ name: items, table_name: items, connection: pg }}\nsql: |\n"
+        "app_name: {app}\nconnections:\n  - name: pg\n    config: !Postgres {{ user: postgres, host: 127.0.0.1, port: 5432, database: {database} }}\nsources:\n"
     );
+    for table in tables {
+        let _ = writeln!(
+            yaml,
+            "  - {{ name: {table}, table_name: {table}, connection: pg }}"
+        );
+    }
+    yaml.push_str("sql: |\n");
     for q in queries {
         let _ = writeln!(yaml, "  {}\n", q.pipeline_sql());
     }
@@ -310,4 +331,73 @@ pub fn compare_all(
         );
     }
     Ok(report)
+}
+
+/// A corpus run: queries over tables created by `setup` in a fresh database.
+pub struct Corpus<'a> {
+    pub app: &'a str,
+    pub tables: &'a [&'a str],
+    pub setup: &'a str,
+    pub queries: &'a [Query],
+    pub seed: u64,
+}
+
+/// Builds one crate serving every query of `corpus` and compares them all with Postgres after
+/// the snapshot and after each of `rounds` rounds of `per_round` transactions from
+/// `transaction`. Fails with every mismatch.
+pub fn run(
+    corpus: &Corpus,
+    rounds: usize,
+    per_round: usize,
+    transaction: &mut dyn FnMut() -> String,
+) -> anyhow::Result<()> {
+    let Corpus {
+        app,
+        tables,
+        setup,
+        queries,
+        seed,
+    } = *corpus;
+    let mut oracle = Oracle::new(app)?;
+    oracle.client.batch_execute(setup)?;
+    let dir = tempfile::tempdir()?;
+    let config_path = dir.path().join("dozer-config.yaml");
+    std::fs::write(&config_path, config(app, oracle.name(), tables, queries))?;
+    let built = build(&config_path, &dir.path().join("build"))?;
+    let running = Running::start(&built.binary, &dir.path().join("home"), free_port())?;
+
+    let mut report = compare_all(
+        &mut oracle,
+        running.port,
+        queries,
+        "after the snapshot",
+        seed,
+    )?;
+    for round in 1..=rounds {
+        for _ in 0..per_round {
+            oracle.client.batch_execute(&transaction())?;
+        }
+        report.push_str(&compare_all(
+            &mut oracle,
+            running.port,
+            queries,
+            &format!("after change round {round}"),
+            seed,
+        )?);
+    }
+    anyhow::ensure!(
+        report.is_empty(),
+        "{} statements; differences:\n{report}\nlog:\n{}",
+        queries.len(),
+        running.log_text()
+    );
+    Ok(())
+}
+
+/// The seed of a corpus run: `DOZER_CORPUS_SEED` when set, else `default`.
+pub fn seed(default: u64) -> u64 {
+    std::env::var("DOZER_CORPUS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }

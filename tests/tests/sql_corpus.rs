@@ -5,9 +5,7 @@
 //!
 //! `DOZER_CORPUS_SEED=<n>` replays a failing run's data.
 
-use dozer_e2e::corpus::{compare_all, config, queries, Items, ITEMS_TABLE};
-use dozer_e2e::oracle::Oracle;
-use dozer_e2e::pipeline::{build, free_port, Running};
+use dozer_e2e::corpus::{self, Items, ITEMS_TABLE};
 
 const SCALAR: &[&str] = &[
     // CASE, COALESCE, NULLIF, IS NULL
@@ -213,48 +211,17 @@ const AGGREGATE: &[&str] = &[
 
 #[test]
 fn scalar_functions_and_forms_equal_postgres_under_changes() -> anyhow::Result<()> {
-    let seed: u64 = std::env::var("DOZER_CORPUS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20261125);
+    let seed = corpus::seed(20261125);
     let bodies: Vec<&str> = SCALAR.iter().chain(AGGREGATE).copied().collect();
-    let queries = queries(&bodies);
-
-    let mut oracle = Oracle::new("corpus")?;
+    let queries = corpus::queries(&bodies);
     let mut items = Items::new(seed);
-    oracle
-        .client
-        .batch_execute(&format!("{ITEMS_TABLE} {}", items.initial(150)))?;
-    let dir = tempfile::tempdir()?;
-    let config_path = dir.path().join("dozer-config.yaml");
-    std::fs::write(&config_path, config("sql_corpus", oracle.name(), &queries))?;
-    let built = build(&config_path, &dir.path().join("build"))?;
-    let running = Running::start(&built.binary, &dir.path().join("home"), free_port())?;
-
-    let mut report = compare_all(
-        &mut oracle,
-        running.port,
-        &queries,
-        "after the snapshot",
+    let setup = format!("{ITEMS_TABLE} {}", items.initial(150));
+    let corpus = corpus::Corpus {
+        app: "sql_corpus",
+        tables: &["items"],
+        setup: &setup,
+        queries: &queries,
         seed,
-    )?;
-    for round in 1..=4 {
-        for _ in 0..40 {
-            oracle.client.batch_execute(&items.transaction())?;
-        }
-        report.push_str(&compare_all(
-            &mut oracle,
-            running.port,
-            &queries,
-            &format!("after change round {round}"),
-            seed,
-        )?);
-    }
-    anyhow::ensure!(
-        report.is_empty(),
-        "{} statements; differences:\n{report}\nlog:\n{}",
-        queries.len(),
-        running.log_text()
-    );
-    Ok(())
+    };
+    corpus::run(&corpus, 4, 40, &mut || items.transaction())
 }

@@ -4,6 +4,7 @@ use super::paths::Paths;
 use crate::catalog::{CatalogOptions, TypeOrigin};
 use crate::codegen::{generate, write_crate, CrateOptions};
 use crate::diagnostics::render;
+use crate::plan::{Body, TableKey};
 use crate::Compiled;
 use std::path::{Path, PathBuf};
 
@@ -87,17 +88,29 @@ fn report(c: &Compiled) {
         }
     }
     for statement in &c.pipeline.statements {
-        let key = statement.key.column_names(&statement.columns);
+        let key = match &statement.key {
+            TableKey::Join(..) => "the joined rows' keys".to_string(),
+            key => format!("[{}]", key.column_names(&statement.columns).join(", ")),
+        };
         let columns: Vec<String> = statement
             .columns
             .iter()
             .map(|c| format!("{} {}", c.name, c.ty))
             .collect();
+        let role = match (&statement.body, statement.hidden) {
+            (Body::Join(join), _) => format!(
+                "{:?} join of `{}` and `{}`",
+                join.kind,
+                c.pipeline.table_name(statement.input),
+                c.pipeline.table_name(join.right)
+            ),
+            (_, true) => "step of a statement".to_string(),
+            _ => "table".to_string(),
+        };
         println!(
-            "table `{}` ({}), key [{}]",
+            "{role} `{}` ({}), key {key}",
             statement.name,
             columns.join(", "),
-            key.join(", ")
         );
     }
     for endpoint in &c.pipeline.endpoints {

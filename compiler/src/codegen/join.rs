@@ -85,6 +85,9 @@ pub fn join_operator(statement: &Statement, doc: &str, join: &Join, n: &JoinName
         "The joined row of a left and a right row (either missing on a NULL-padded side)."
     };
     let row_doc = super::doc(row_doc);
+    // A side none of whose columns are read later is only matched, never copied.
+    let reads = |left: bool| n.used.iter().any(|&c| (c < n.left_width) == left);
+    let allow_unused = (!reads(true) || !reads(false)).then(|| quote!(#[allow(unused_variables)]));
     let kind = match join.kind {
         JoinKind::Inner => quote!(JoinKind::Inner),
         JoinKind::Left => quote!(JoinKind::Left),
@@ -109,6 +112,7 @@ pub fn join_operator(statement: &Statement, doc: &str, join: &Join, n: &JoinName
             #right_key_fn
 
             #row_doc
+            #allow_unused
             fn row(left: Option<&#left_row>, right: Option<&#right_row>) -> Result<Option<#out_row>, EvalError> {
                 let row = #out_row { #( #fields: #values, )* };
                 #filter

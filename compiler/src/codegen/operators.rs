@@ -322,11 +322,25 @@ fn aggregate(
                 Ok(())
             })?;)
         }
+        // SELECT DISTINCT has no aggregates: the closure only counts the group's rows.
+        None if aggregates.is_empty() => quote!(self.groups.update(key, weight, |_| Ok(()))?;),
         None => quote!(self.groups.update(key, weight, |aggs| {
             #( #updates )*
             Ok(())
         })?;),
     };
+    // `SELECT COUNT(*) FROM t` reads no column of its rows.
+    let mut read = std::collections::BTreeSet::new();
+    filter
+        .into_iter()
+        .chain(keys)
+        .chain(
+            aggregates
+                .iter()
+                .flat_map(|a| a.arg.iter().chain(&a.returned)),
+        )
+        .for_each(|e| e.collect_columns(&mut read));
+    let reads_row = !read.is_empty() || statement.window.is_some();
     let per_row = quote! {
         #check
         let key = (#( #key_values, )*);
@@ -380,7 +394,11 @@ fn aggregate(
         None => (
             quote!(),
             quote!(),
-            quote!(for (row, weight) in change.weighted()),
+            if reads_row {
+                quote!(for (row, weight) in change.weighted())
+            } else {
+                quote!(for (_, weight) in change.weighted())
+            },
             quote!(),
             quote!(),
             quote!(),
