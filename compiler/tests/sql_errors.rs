@@ -199,6 +199,22 @@ sql_errors! {
     join_key_of_different_kinds_is_a_type_error:
         "SELECT a.Country INTO t FROM sales a JOIN sales b ON a.Country = b.Quantity;", ""
         => "cannot apply `=` to String and Int", "25:56", "a.Country..", [];
+    union_branches_select_the_same_number_of_columns:
+        "SELECT Country INTO t FROM sales UNION ALL SELECT Country, Quantity FROM sales;", ""
+        => "UNION branches select different numbers of columns: 1 in the first, 2 in branch 2", "25:3", "SELECT..",
+        ["select the same columns in each branch"];
+    union_branches_agree_on_types:
+        "SELECT Country INTO t FROM sales UNION SELECT Quantity FROM sales;", ""
+        => "UNION column `Country` is a String in the first branch and an Int in branch 2", "25:3", "SELECT..",
+        ["CAST one of them"];
+    except_is_refused:
+        "SELECT Country INTO t FROM sales EXCEPT SELECT Country FROM sales;", ""
+        => "EXCEPT is not supported in a pipeline", "25:3", "SELECT..",
+        ["LEFT JOIN them and filter on `IS [NOT] NULL`"];
+    into_belongs_to_the_first_union_branch:
+        "SELECT Country INTO t FROM sales UNION ALL SELECT Country INTO u FROM sales;", ""
+        => "a query inside a statement has no INTO", "25:66", "u",
+        ["only the outer SELECT names the statement's result"];
     unknown_table_function:
         "SELECT COUNT(*) AS n INTO t FROM SLIDE(sales, InvoiceDate, '1 DAY');", ""
         => "table function `SLIDE` is not supported", "25:36", "SLIDE",
@@ -295,9 +311,9 @@ sql_errors! {
         "SELECT Country INTO t__x FROM sales; WITH x AS (SELECT Country FROM sales) SELECT Country INTO t FROM x;", ""
         => "this query would be stored as `t__x`, which is already a table", "25:51", "SELECT Country FROM sales..",
         ["rename the WITH query"];
-    union:
-        "SELECT Country INTO t FROM sales UNION SELECT Country FROM sales;", ""
-        => "this query form (UNION, VALUES, ...) is not supported in a pipeline", "25:3", "SELECT..",
+    values_is_refused:
+        "VALUES (1, 2);", ""
+        => "this query form (VALUES, ...) is not supported in a pipeline", "25:10", "(1..",
         ["write `SELECT ... INTO <table> FROM <table>"];
     select_distinct_on:
         "SELECT DISTINCT ON (Country) Country, Quantity INTO t FROM sales;", ""

@@ -40,7 +40,7 @@ pub mod prelude {
     pub use crate::expr::{self, EvalError};
     pub use crate::ops::{
         ttl, windows, Avg, Count, Distinct, ExpiryIndex, GroupTable, HashJoin, JoinKey, JoinKind,
-        Joined, Max, MaxValue, Min, MinValue, Operator, Sum, Watermark,
+        Joined, Max, MaxValue, Min, MinValue, Operator, Sum, UnionKey, Watermark,
     };
     pub use crate::reexports::serde::{Deserialize, Serialize};
     pub use crate::sources::{

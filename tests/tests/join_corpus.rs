@@ -1,7 +1,7 @@
 //! The differential join corpus over four related Postgres tables (`dozer_e2e::shop`):
 //! INNER, LEFT, RIGHT and FULL joins, chains of three and four tables, self-joins, ON
-//! conditions over one side or both, joins of WITH queries and subqueries, and aggregations
-//! over joins. Every statement is an endpoint of one generated crate and must equal Postgres
+//! conditions over one side or both, joins of WITH queries and subqueries, aggregations over
+//! joins, and UNION / UNION ALL. Every statement is an endpoint of one generated crate and must equal Postgres
 //! after the snapshot and after each round of random changes to all four tables (including
 //! changed join keys, changed primary keys and dangling references).
 //!
@@ -118,10 +118,31 @@ const AGGREGATIONS: &[&str] = &[
     "SELECT p.id, COUNT(l.line) AS lines, SUM(l.qty) AS units FROM products p LEFT JOIN order_lines l ON l.product_id = p.id GROUP BY p.id",
 ];
 
+/// UNION ALL and UNION, over the same tables.
+const UNIONS: &[&str] = &[
+    "SELECT id, name FROM customers UNION ALL SELECT id, name FROM products",
+    "SELECT country AS k FROM customers UNION SELECT status FROM orders",
+    "SELECT customer_id AS id FROM orders UNION SELECT id FROM customers",
+    "SELECT tier AS v FROM customers UNION ALL SELECT price FROM products UNION ALL SELECT discount FROM orders",
+    "SELECT id, tier AS v FROM customers WHERE tier > 1 UNION ALL SELECT id, NULL FROM orders WHERE status = 'new'",
+    "SELECT k, COUNT(*) AS n {INTO} FROM (SELECT country AS k FROM customers UNION ALL SELECT status FROM orders) s GROUP BY k",
+    "WITH paid AS (SELECT id, customer_id FROM orders WHERE status = 'paid') SELECT customer_id AS c {INTO} FROM paid UNION SELECT id FROM customers WHERE tier = 0",
+    "SELECT country AS k, COUNT(*) AS n FROM customers GROUP BY country UNION ALL SELECT category, COUNT(*) FROM products GROUP BY category",
+    "SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer_id UNION ALL SELECT l.order_id, p.name FROM order_lines l JOIN products p ON p.id = l.product_id",
+    "SELECT name AS n FROM customers UNION SELECT name FROM products UNION ALL SELECT status FROM orders",
+    "SELECT id AS v FROM customers UNION ALL (SELECT id FROM products UNION SELECT customer_id FROM orders)",
+    "SELECT DISTINCT v {INTO} FROM (SELECT tier AS v FROM customers UNION ALL SELECT qty FROM order_lines) s WHERE v IS NOT NULL",
+];
+
 #[test]
 fn joins_equal_postgres_under_changes_to_every_table() -> anyhow::Result<()> {
     let seed = corpus::seed(20261126);
-    let bodies: Vec<&str> = PROJECTIONS.iter().chain(AGGREGATIONS).copied().collect();
+    let bodies: Vec<&str> = PROJECTIONS
+        .iter()
+        .chain(AGGREGATIONS)
+        .chain(UNIONS)
+        .copied()
+        .collect();
     let queries = corpus::queries(&bodies);
     let mut shop = Shop::new(seed);
     let setup = format!("{SHOP_SCHEMA} {}", shop.initial(40));

@@ -90,6 +90,7 @@ fn report(c: &Compiled) {
     for statement in &c.pipeline.statements {
         let key = match &statement.key {
             TableKey::Join(..) => "the joined rows' keys".to_string(),
+            TableKey::Union(..) => "the branch and the row's key in it".to_string(),
             key => format!("[{}]", key.column_names(&statement.columns).join(", ")),
         };
         let columns: Vec<String> = statement
@@ -104,6 +105,7 @@ fn report(c: &Compiled) {
                 c.pipeline.table_name(statement.input),
                 c.pipeline.table_name(join.right)
             ),
+            (Body::Union { .. }, _) => "UNION ALL".to_string(),
             (_, true) => "step of a statement".to_string(),
             _ => "table".to_string(),
         };

@@ -15,6 +15,7 @@ mod operators;
 mod pipeline;
 mod records;
 mod types;
+mod union;
 
 pub use crate_files::{crate_name, generate, write_crate, CrateOptions, GeneratedCrate};
 
@@ -44,7 +45,7 @@ impl TableNames {
         match &self.key {
             TableKey::RecordId => true,
             TableKey::Tuple { types, .. } => types.iter().all(|t| types::is_copy(*t)),
-            TableKey::Join(..) => false,
+            TableKey::Join(..) | TableKey::Union(..) => false,
         }
     }
 
@@ -164,6 +165,14 @@ fn key_type(key: &TableKey) -> TokenStream {
             let (left, right) = (key_type(left), key_type(right));
             quote!(JoinKey<#left, #right>)
         }
+        TableKey::Union(branches) => match branches.as_slice() {
+            [] => quote!(()),
+            [last] => key_type(last),
+            [first, rest @ ..] => {
+                let (first, rest) = (key_type(first), key_type(&TableKey::Union(rest.to_vec())));
+                quote!(UnionKey<#first, #rest>)
+            }
+        },
     }
 }
 

@@ -106,6 +106,7 @@ pub const RESERVED_TYPES: &[&str] = &[
     "Count",
     "GroupTable",
     "HashJoin",
+    "UnionKey",
     "JoinKey",
     "JoinKind",
     "Joined",

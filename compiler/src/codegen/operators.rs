@@ -4,6 +4,7 @@ use super::expr::{expr, Scope};
 use super::join::{join_operator, JoinNames};
 use super::names::ident;
 use super::types::rust_type;
+use super::union::union_operator;
 use super::{Names, TableNames};
 use crate::plan::{AggCall, AggFunc, Body, Expr, Pipeline, Statement, Ttl, WindowKind};
 use proc_macro2::TokenStream;
@@ -14,6 +15,13 @@ pub fn operator(p: &Pipeline, names: &Names, index: usize, doc: &str) -> TokenSt
     let statement = &p.statements[index];
     let (input, output) = (names.table(statement.input), &names.statements[index]);
     match &statement.body {
+        Body::Union { branches } => {
+            let branches: Vec<_> = branches
+                .iter()
+                .map(|&b| (names.table(b), p.columns(b)))
+                .collect();
+            union_operator(statement, doc, &branches, output)
+        }
         Body::Join(join) => join_operator(
             statement,
             doc,

@@ -188,6 +188,12 @@ fn step(p: &Pipeline, names: &Names, s: usize, changed: &[Input]) -> TokenStream
         }
     };
     match &statement.body {
+        Body::Union { branches } => {
+            let batches = branches.iter().map(|&b| changes(b));
+            quote! {
+                self.#out.on_batches(#( #batches, )* &mut #out).map_err(PipelineError::eval(#name))?;
+            }
+        }
         Body::Join(join) => {
             let (left, right) = (changes(statement.input), changes(join.right));
             quote! {

@@ -35,13 +35,15 @@ pub enum TableKey {
     /// A join's rows (and projections of them) are keyed by the keys of the left and right rows
     /// they join, either missing on an outer join's NULL-padded side.
     Join(Box<TableKey>, Box<TableKey>),
+    /// A UNION ALL's rows are keyed by their branch and their key in it.
+    Union(Vec<TableKey>),
 }
 
 impl TableKey {
     /// Names of the primary key columns, if all are visible.
     pub fn column_names(&self, columns: &[Column]) -> Vec<String> {
         match self {
-            TableKey::RecordId | TableKey::Join(..) => Vec::new(),
+            TableKey::RecordId | TableKey::Join(..) | TableKey::Union(..) => Vec::new(),
             TableKey::Tuple { columns: cols, .. } => cols
                 .iter()
                 .flatten()
@@ -174,6 +176,10 @@ pub enum Body {
     /// `left [INNER | LEFT | RIGHT | FULL] JOIN right ON ...`, the statement's input being the
     /// left side: the left input's columns, then the right input's.
     Join(Join),
+    /// `branch UNION ALL branch ...`: every row of every branch (each a hidden statement
+    /// `<table>__union<n>` with the same number of columns; the statement's input is the first),
+    /// converted to the statement's column types.
+    Union { branches: Vec<Input> },
     /// `SELECT exprs FROM t [WHERE filter]`: one output row per input row.
     Project {
         filter: Option<Expr>,
@@ -231,12 +237,12 @@ impl JoinKind {
 
 impl Statement {
     /// The tables the statement reads: its input, and a join's right input.
-    pub fn inputs(&self) -> impl Iterator<Item = Input> + '_ {
-        let right = match &self.body {
-            Body::Join(join) => Some(join.right),
-            _ => None,
-        };
-        std::iter::once(self.input).chain(right)
+    pub fn inputs(&self) -> Box<dyn Iterator<Item = Input> + '_> {
+        match &self.body {
+            Body::Join(join) => Box::new([self.input, join.right].into_iter()),
+            Body::Union { branches } => Box::new(branches.iter().copied()),
+            _ => Box::new(std::iter::once(self.input)),
+        }
     }
 
     /// Whether the statement reads `table`.
@@ -318,6 +324,12 @@ impl Pipeline {
         }
         let mut used = std::collections::BTreeSet::new();
         for (index, statement) in self.statements.iter().enumerate() {
+            if let Body::Union { branches } = &statement.body {
+                if branches.contains(&table) {
+                    used.extend(0..width);
+                }
+                continue;
+            }
             if statement.input == table {
                 match &statement.body {
                     Body::Project { filter, outputs } => {
@@ -339,6 +351,7 @@ impl Pipeline {
                             .chain(aggregates.iter().filter_map(|a| a.returned.as_ref()))
                             .for_each(|e| e.collect_columns(&mut used));
                     }
+                    Body::Union { .. } => {}
                     Body::Join(join) => {
                         join.left_keys
                             .iter()

@@ -86,6 +86,7 @@ pub fn bind(cfg: &LoadedConfig, pipeline: &Pipeline) -> Result<Vec<Endpoint>, Co
                     let derived_text = match pipeline.key(table) {
                         TableKey::RecordId => "the source row id (file and row number)".to_string(),
                         TableKey::Join(..) => "the keys of the rows it joins, which are not its columns".to_string(),
+                        TableKey::Union(..) => "the branch of the UNION ALL and the key of the row in it, which are not its columns".to_string(),
                         TableKey::Tuple { types, .. } if types.is_empty() => "nothing: it has exactly one row (an aggregation without GROUP BY)".to_string(),
                         TableKey::Tuple { columns, .. } if columns.iter().any(Option::is_none) => {
                             "a key that is not among its columns (it reads a grouped table without selecting all of its GROUP BY columns)".to_string()

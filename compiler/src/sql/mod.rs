@@ -16,6 +16,7 @@ mod join;
 mod locate;
 mod statement;
 mod ttl;
+mod union;
 mod window;
 
 pub use locate::SqlSource;

@@ -30,7 +30,44 @@ pub fn bind(
             &format!("only SELECT statements define pipeline tables; {SHAPE}"),
         ));
     };
-    bind_query(src, pipeline, query, None, &[])
+    bind_query(src, pipeline, query, None, &[], None)
+}
+
+/// The first SELECT of a query body (the left-most branch of a UNION).
+fn first_select(body: &ast::SetExpr) -> Option<&ast::Select> {
+    match body {
+        ast::SetExpr::Select(select) => Some(select),
+        ast::SetExpr::SetOperation { left, .. } => first_select(left),
+        ast::SetExpr::Query(query) => first_select(&query.body),
+        _ => None,
+    }
+}
+
+/// Postgres never runs a WITH query nothing reads; dozerc would keep it up to date (and stop
+/// on its errors), so an unused one is refused. `input` is what the statement itself reads.
+fn require_with_used(
+    src: &SqlSource,
+    query: &ast::Query,
+    pipeline: &Pipeline,
+    with: &Scope,
+    input: Option<Input>,
+) -> Result<(), CompileError> {
+    for (cte, index) in with {
+        let read = input == Some(Input::Statement(*index))
+            || pipeline.statements[*index..]
+                .iter()
+                .any(|s| s.reads(Input::Statement(*index)));
+        if !read {
+            return Err(src
+                .error(
+                    query.span(),
+                    format!("WITH query `{cte}` is not used"),
+                    "unused",
+                )
+                .with_help("remove it: a pipeline keeps every query it is given up to date"));
+        }
+    }
+    Ok(())
 }
 
 fn unsupported(
@@ -49,16 +86,20 @@ fn unsupported(
 
 /// Tables a query may name besides sources and statements: its WITH queries and derived
 /// tables, by name, as the hidden statements they were bound to.
-type Scope = [(String, usize)];
+pub(super) type Scope = [(String, usize)];
 
 /// Binds a query: the statement itself (`hidden` is None: it must have INTO) or one of its
 /// WITH queries or derived tables (`hidden` names it; it must not have INTO).
-fn bind_query(
+///
+/// A later branch of a UNION gets the first branch's columns as `union_first`: as in Postgres,
+/// its columns need no names, and a bare NULL takes the first branch's type.
+pub(super) fn bind_query(
     src: &SqlSource,
     pipeline: &mut Pipeline,
     query: &ast::Query,
     hidden: Option<String>,
     outer: &Scope,
+    union_first: Option<&[Column]>,
 ) -> Result<Statement, CompileError> {
     let unsupported = |span, what: &str, help: &str| unsupported(src, span, what, help);
     if let Some(order) = &query.order_by {
@@ -75,10 +116,11 @@ fn bind_query(
             "page through results in the API with `$limit` and `$skip`",
         ));
     }
-    let ast::SetExpr::Select(select) = query.body.as_ref() else {
+    // A UNION's INTO is in its first SELECT.
+    let Some(select) = first_select(&query.body) else {
         return Err(unsupported(
             query.body.span(),
-            "this query form (UNION, VALUES, ...)",
+            "this query form (VALUES, ...)",
             SHAPE,
         ));
     };
@@ -149,10 +191,16 @@ fn bind_query(
                 &cte.query,
                 Some(format!("{name}__{cte_name}")),
                 &scope,
+                None,
             )?;
             pipeline.statements.push(hidden);
             scope.push((cte_name, pipeline.statements.len() - 1));
         }
+    }
+    if let ast::SetExpr::SetOperation { .. } = query.body.as_ref() {
+        let statement = super::union::bind(src, pipeline, query, &name, is_hidden, &scope)?;
+        require_with_used(src, query, pipeline, &scope[outer.len()..], None)?;
+        return Ok(statement);
     }
     let [from] = select.from.as_slice() else {
         let span = select.from.get(1).map_or(select.span(), |f| f.span());
@@ -195,6 +243,7 @@ fn bind_query(
                 subquery,
                 Some(format!("{name}__{}", alias.name.value)),
                 &scope,
+                None,
             )?;
             pipeline.statements.push(hidden);
             scope.push((alias.name.value.clone(), pipeline.statements.len() - 1));
@@ -223,23 +272,7 @@ fn bind_query(
         }
     };
     let pipeline: &Pipeline = pipeline;
-    // Postgres never runs a WITH query nothing reads; dozerc would keep it up to date (and stop
-    // on its errors), so an unused one is refused.
-    for (cte, index) in scope.iter().skip(outer.len()) {
-        let read = input == Input::Statement(*index)
-            || pipeline.statements[*index..]
-                .iter()
-                .any(|s| s.reads(Input::Statement(*index)));
-        if !read {
-            return Err(src
-                .error(
-                    query.span(),
-                    format!("WITH query `{cte}` is not used"),
-                    "unused",
-                )
-                .with_help("remove it: a pipeline keeps every query it is given up to date"));
-        }
-    }
+    require_with_used(src, query, pipeline, &scope[outer.len()..], Some(input))?;
     // A window's relation: the input's columns, then window_start and window_end.
     let mut columns = pipeline.columns(input).to_vec();
     let input_columns = columns.len();
@@ -331,7 +364,7 @@ fn bind_query(
             let (e, alias) = select_item(src, item, "aggregations")?;
             items.push((
                 scope.bind(&binder, e)?,
-                output_column_name(&binder, e, alias)?,
+                branch_column_name(&binder, e, alias, union_first, items.len())?,
                 e.span(),
             ));
         }
@@ -424,7 +457,7 @@ fn bind_query(
                     let (e, alias) = select_item(src, item, "pipelines")?;
                     items.push((
                         binder.bind_row(e, "the SELECT list of a statement without GROUP BY")?,
-                        output_column_name(&binder, e, alias)?,
+                        branch_column_name(&binder, e, alias, union_first, items.len())?,
                         e.span(),
                     ));
                 }
@@ -467,7 +500,7 @@ fn bind_query(
             }
         }
         let key = match pipeline.key(input) {
-            key @ (TableKey::RecordId | TableKey::Join(..)) => key,
+            key @ (TableKey::RecordId | TableKey::Join(..) | TableKey::Union(..)) => key,
             TableKey::Tuple {
                 types,
                 columns: in_cols,
@@ -492,6 +525,10 @@ fn bind_query(
         (items, Body::Project { filter, outputs }, key)
     };
 
+    let (items, body) = match union_first {
+        Some(first) => type_bare_nulls(items, body, first),
+        None => (items, body),
+    };
     let mut out_columns: Vec<Column> = Vec::new();
     for (e, name, span) in &items {
         if out_columns
@@ -809,6 +846,39 @@ fn select_item<'s>(
             )
             .with_help("list the columns or expressions")),
     }
+}
+
+/// A column's name, or in a later UNION branch (whose names do not matter) `column<n>`.
+fn branch_column_name(
+    binder: &Binder,
+    e: &ast::Expr,
+    alias: Option<&ast::Ident>,
+    union_first: Option<&[Column]>,
+    index: usize,
+) -> Result<String, CompileError> {
+    match (output_column_name(binder, e, alias), union_first) {
+        (Err(_), Some(_)) => Ok(format!("column{}", index + 1)),
+        (name, _) => name,
+    }
+}
+
+type Item = (Expr, String, sqlparser::tokenizer::Span);
+
+/// In a later UNION branch a bare NULL output takes the type of the first branch's column.
+fn type_bare_nulls(mut items: Vec<Item>, mut body: Body, first: &[Column]) -> (Vec<Item>, Body) {
+    let outputs = match &mut body {
+        Body::Project { outputs, .. } | Body::Aggregate { outputs, .. } => Some(outputs),
+        _ => None,
+    };
+    if let Some(outputs) = outputs {
+        for (i, ((e, _, _), output)) in items.iter_mut().zip(outputs.iter_mut()).enumerate() {
+            if let (SqlType::Null, Some(column)) = (e.ty, first.get(i)) {
+                e.ty = column.ty;
+                output.ty = column.ty;
+            }
+        }
+    }
+    (items, body)
 }
 
 /// The result column's name: the alias, a column's own name, or the function name (as Postgres).

@@ -10,6 +10,7 @@ mod group;
 mod join;
 mod operator;
 pub mod ttl;
+mod union;
 pub mod windows;
 
 pub use aggregates::{
@@ -20,3 +21,4 @@ pub use group::GroupTable;
 pub use join::{HashJoin, JoinChange, JoinKey, JoinKeyFn, JoinKind, Joined};
 pub use operator::Operator;
 pub use ttl::Watermark;
+pub use union::UnionKey;
