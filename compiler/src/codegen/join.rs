@@ -151,6 +151,8 @@ pub fn join_operator(statement: &Statement, doc: &str, join: &Join, n: &JoinName
 
 /// `fn left_key(row) -> Result<Option<(..)>, EvalError>`: the row's ON equality values, or
 /// `None` when one is NULL or the ON condition over its side is not true (it matches nothing).
+/// The condition is evaluated only for rows with a key, as Postgres evaluates it only for
+/// candidate pairs.
 fn key_function(
     name: &proc_macro2::Ident,
     row_type: &proc_macro2::Ident,
@@ -180,10 +182,10 @@ fn key_function(
     quote! {
         #doc
         fn #name(row: &#row_type) -> Result<Option<#join_key>, EvalError> {
-            #condition
             let ( #( Some(#parts), )* ) = ( #( #values, )* ) else {
                 return Ok(None);
             };
+            #condition
             Ok(Some(( #( #parts, )* )))
         }
     }

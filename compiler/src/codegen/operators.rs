@@ -108,7 +108,13 @@ fn project(
             };
         }
     });
-    let allow = window.is_some().then(|| quote!(#[allow(unused_variables)]));
+    // A window's bounds may go unread; `SELECT 1 AS one FROM t` reads no column of its row.
+    let mut read = std::collections::BTreeSet::new();
+    filter
+        .into_iter()
+        .chain(outputs)
+        .for_each(|e| e.collect_columns(&mut read));
+    let allow = (window.is_some() || read.is_empty()).then(|| quote!(#[allow(unused_variables)]));
     let check = filter_check(filter, &scope, quote!(return Ok(None);));
     let fields = output.fields.iter().map(|f| ident(f));
     let values = outputs.iter().map(|e| expr(e, &scope));

@@ -212,8 +212,11 @@ pub(super) fn bind_query(
             )
             .with_help("join the tables with `JOIN ... ON a.x = b.x` instead of listing them"));
     };
-    // Subqueries in FROM are bound first, as hidden statements, then read by name.
+    // Subqueries in FROM are bound first, as hidden statements, then read by their alias. Each
+    // sees only the WITH queries (not its sibling subqueries, as in Postgres without LATERAL),
+    // and an alias names only its subquery, never a table elsewhere in FROM.
     let relations = std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation));
+    let mut derived: Vec<(String, usize)> = Vec::new();
     for relation in relations {
         if let ast::TableFactor::Derived {
             subquery, alias, ..
@@ -246,7 +249,7 @@ pub(super) fn bind_query(
                 None,
             )?;
             pipeline.statements.push(hidden);
-            scope.push((alias.name.value.clone(), pipeline.statements.len() - 1));
+            derived.push((alias.name.value.clone(), pipeline.statements.len() - 1));
         }
     }
     let From {
@@ -255,10 +258,10 @@ pub(super) fn bind_query(
         window,
         ttl,
     } = if from.joins.is_empty() {
-        input_table(src, from, pipeline, &scope)?
+        input_table(src, from, pipeline, &scope, &derived)?
     } else {
         let resolve = |pipeline: &Pipeline, relation: &ast::TableFactor| {
-            plain_relation(src, pipeline, &scope, relation)?.ok_or_else(|| {
+            plain_relation(src, pipeline, &scope, &derived, relation)?.ok_or_else(|| {
                 src.error(relation.span(), "a joined table must be a table, a WITH query or a subquery", "not supported")
                     .with_help("TUMBLE, HOP and TTL read one table: apply them in a WITH query and join its result, or window the join's result in a later statement")
             })
@@ -640,6 +643,7 @@ fn input_table(
     from: &ast::TableWithJoins,
     pipeline: &Pipeline,
     scope: &Scope,
+    derived: &Scope,
 ) -> Result<From, CompileError> {
     let one_table = |input: Input, name: String, alias: Option<String>, window: Option<Window>| {
         let mut width = pipeline.columns(input).len();
@@ -652,7 +656,7 @@ fn input_table(
             columns: 0..width,
         }]
     };
-    if let Some(relation) = plain_relation(src, pipeline, scope, &from.relation)? {
+    if let Some(relation) = plain_relation(src, pipeline, scope, derived, &from.relation)? {
         return Ok(From {
             input: relation.input,
             tables: one_table(relation.input, relation.name, relation.alias, None),
@@ -724,11 +728,12 @@ fn input_table(
 }
 
 /// A table named in FROM without a table function: a source, an earlier result, a WITH query
-/// or a subquery (bound already). `None` for a table function.
+/// or a subquery (bound already, listed in `derived` by alias). `None` for a table function.
 fn plain_relation(
     src: &SqlSource,
     pipeline: &Pipeline,
     scope: &Scope,
+    derived: &Scope,
     relation: &ast::TableFactor,
 ) -> Result<Option<Relation>, CompileError> {
     match relation {
@@ -736,7 +741,7 @@ fn plain_relation(
             alias: Some(alias), ..
         } => {
             let name = alias.name.value.clone();
-            let input = resolve_table(src, pipeline, scope, &name, true, alias.span())?;
+            let input = resolve_table(src, pipeline, derived, &name, true, alias.span())?;
             Ok(Some(Relation {
                 input,
                 name,
@@ -749,6 +754,15 @@ fn plain_relation(
             args: None,
             ..
         } => {
+            if let Some(alias) = alias.as_ref().filter(|a| !a.columns.is_empty()) {
+                return Err(src
+                    .error(
+                        alias.span(),
+                        "column names after a table's alias are not supported",
+                        "column list",
+                    )
+                    .with_help("refer to the table's own column names, or rename them with AS in a subquery"));
+            }
             let quoted = matches!(name.0.last(), Some(ast::ObjectNamePart::Identifier(i)) if i.quote_style.is_some());
             let input =
                 resolve_table(src, pipeline, scope, &name.to_string(), quoted, name.span())?;
