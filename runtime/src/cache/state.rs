@@ -27,6 +27,30 @@ impl<'txn> StateStore<'txn> {
         Ok(())
     }
 
+    /// Writes many changes at once (`None` removes the key), in key order: redb then fills
+    /// its pages in sequence instead of touching a random page per entry.
+    pub fn write_sorted<'a, K: Serialize + 'a, V: Serialize + 'a>(
+        &mut self,
+        changes: impl Iterator<Item = (&'a K, Option<&'a V>)>,
+    ) -> Result<(), StoreError> {
+        let mut encoded = Vec::new();
+        for (key, value) in changes {
+            encoded.push((encode(key)?, value.map(encode).transpose()?));
+        }
+        encoded.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (key, value) in encoded {
+            match value {
+                Some(value) => {
+                    self.table.insert(key.as_slice(), value.as_slice())?;
+                }
+                None => {
+                    self.table.remove(key.as_slice())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn remove<K: Serialize>(&mut self, key: &K) -> Result<(), StoreError> {
         let k = encode(key)?;
         self.table.remove(k.as_slice())?;

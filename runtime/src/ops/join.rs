@@ -127,12 +127,9 @@ impl<K: TableKey, JK: Eq + Hash + Clone, T: Clone> Side<K, JK, T> {
 
 impl<K: TableKey, JK: Eq + Hash + Clone, T: Clone + Serialize + DeserializeOwned> Side<K, JK, T> {
     fn checkpoint(&mut self, store: &mut StateStore<'_>) -> Result<(), StoreError> {
-        for key in self.dirty.drain() {
-            match self.rows.get(&key) {
-                Some(row) => store.put(&key, row)?,
-                None => store.remove(&key)?,
-            }
-        }
+        let rows = &self.rows;
+        store.write_sorted(self.dirty.iter().map(|key| (key, rows.get(key))))?;
+        self.dirty.clear();
         Ok(())
     }
 
