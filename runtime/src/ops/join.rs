@@ -116,7 +116,7 @@ impl<K: TableKey, JK: Eq + Hash + Clone, T: Clone> Side<K, JK, T> {
             if let Some(keys) = self.by_join.get_mut(jk) {
                 keys.remove(key);
                 if keys.is_empty() {
-                    self.by_join.remove(&jk);
+                    self.by_join.remove(jk);
                 }
             }
         }
