@@ -1,7 +1,9 @@
 //! The differential join corpus over four related Postgres tables (`dozer_e2e::shop`):
 //! INNER, LEFT, RIGHT and FULL joins, chains of three and four tables, self-joins, ON
 //! conditions over one side or both, joins of WITH queries and subqueries, aggregations over
-//! joins, and UNION / UNION ALL. Every statement is an endpoint of one generated crate and must equal Postgres
+//! joins, and UNION / UNION ALL; then a generated matrix of every join kind over five pairs of
+//! tables (projections, filters, grouped counts and sums, ON conditions on either side) and
+//! over the three-table chain with every pair of kinds. Every statement is an endpoint of one generated crate and must equal Postgres
 //! after the snapshot and after each round of random changes to all four tables (including
 //! changed join keys, changed primary keys and dangling references).
 //!
@@ -134,14 +136,136 @@ const UNIONS: &[&str] = &[
     "SELECT DISTINCT v {INTO} FROM (SELECT tier AS v FROM customers UNION ALL SELECT qty FROM order_lines) s WHERE v IS NOT NULL",
 ];
 
+/// Two joined tables: aliases and tables, the ON equality, and what the generated statements
+/// select, filter, group by, sum and test on each side.
+struct Pair {
+    from: (&'static str, &'static str),
+    on: &'static str,
+    select: &'static str,
+    filter: &'static str,
+    group: &'static str,
+    sum: &'static str,
+    right_column: &'static str,
+    left_condition: &'static str,
+    right_condition: &'static str,
+}
+
+const PAIRS: [Pair; 5] = [
+    Pair {
+        from: ("orders o", "customers c"),
+        on: "o.customer_id = c.id",
+        select: "o.id AS oid, c.id AS cid, c.country",
+        filter: "o.status <> 'cancelled'",
+        group: "c.country",
+        sum: "o.discount",
+        right_column: "c.id",
+        left_condition: "o.discount > 0.1",
+        right_condition: "c.tier >= 2",
+    },
+    Pair {
+        from: ("order_lines l", "orders o"),
+        on: "l.order_id = o.id",
+        select: "l.order_id, l.line, o.id AS oid, o.status",
+        filter: "l.qty > 0",
+        group: "o.status",
+        sum: "l.qty",
+        right_column: "o.id",
+        left_condition: "l.qty BETWEEN 1 AND 5",
+        right_condition: "o.status IN ('paid', 'shipped')",
+    },
+    Pair {
+        from: ("order_lines l", "products p"),
+        on: "l.product_id = p.id",
+        select: "l.order_id, l.line, p.id AS pid, p.price",
+        filter: "p.price > 5 OR l.qty > 3",
+        group: "p.category",
+        sum: "l.qty * p.price",
+        right_column: "p.id",
+        left_condition: "l.qty <> 2",
+        right_condition: "p.category <> 'dairy'",
+    },
+    Pair {
+        from: ("customers a", "customers b"),
+        on: "a.country = b.country AND a.tier = b.tier",
+        select: "a.id AS aid, b.id AS bid",
+        filter: "a.id <= b.id",
+        group: "a.country",
+        sum: "b.tier",
+        right_column: "b.id",
+        left_condition: "a.signup < '2023-07-01'",
+        right_condition: "b.name IS NOT NULL",
+    },
+    Pair {
+        from: ("products p", "products q"),
+        on: "p.category = q.category",
+        select: "p.id AS pid, q.id AS qid, q.price",
+        filter: "p.price < q.price",
+        group: "p.category",
+        sum: "q.price",
+        right_column: "q.id",
+        left_condition: "p.price > 10",
+        right_condition: "q.name LIKE '%e%'",
+    },
+];
+
+const KINDS: [&str; 4] = ["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"];
+
+/// A matrix over every join kind: for each pair of tables, projections (plain and filtered),
+/// counts and sums per group, and ON conditions on either side; then the three-table chain
+/// order lines → orders → customers with every combination of two join kinds.
+fn matrix() -> Vec<String> {
+    let mut queries = Vec::new();
+    for p in &PAIRS {
+        for kind in KINDS {
+            let (left, right) = p.from;
+            let from = format!("{left} {kind} {right} ON {}", p.on);
+            let (select, filter, group) = (p.select, p.filter, p.group);
+            queries.push(format!("SELECT {select} FROM {from}"));
+            queries.push(format!("SELECT {select} FROM {from} WHERE {filter}"));
+            queries.push(format!(
+                "SELECT {group} AS k, COUNT(*) AS n, COUNT({}) AS m FROM {from} GROUP BY {group}",
+                p.right_column
+            ));
+            queries.push(format!(
+                "SELECT {group} AS k, SUM({}) AS s FROM {from} GROUP BY {group}",
+                p.sum
+            ));
+            queries.push(format!(
+                "SELECT {select} FROM {from} AND {}",
+                p.left_condition
+            ));
+            queries.push(format!(
+                "SELECT {select} FROM {from} AND {}",
+                p.right_condition
+            ));
+        }
+    }
+    for first in KINDS {
+        for second in KINDS {
+            let from = format!(
+                "order_lines l {first} orders o ON l.order_id = o.id {second} customers c ON o.customer_id = c.id"
+            );
+            queries.push(format!(
+                "SELECT l.line, o.id AS oid, c.id AS cid FROM {from}"
+            ));
+            queries.push(format!(
+                "SELECT c.country AS k, COUNT(*) AS n, COUNT(l.line) AS lines, SUM(l.qty) AS q FROM {from} GROUP BY c.country"
+            ));
+        }
+    }
+    queries
+}
+
 #[test]
 fn joins_equal_postgres_under_changes_to_every_table() -> anyhow::Result<()> {
     let seed = corpus::seed(20261126);
+    let matrix = matrix();
     let bodies: Vec<&str> = PROJECTIONS
         .iter()
         .chain(AGGREGATIONS)
         .chain(UNIONS)
         .copied()
+        .chain(matrix.iter().map(String::as_str))
         .collect();
     let queries = corpus::queries(&bodies);
     let mut shop = Shop::new(seed);

@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Stack of the pipeline thread (see where it is spawned).
+const PIPELINE_STACK_BYTES: usize = 256 * 1024 * 1024;
+
 /// Runs the pipeline `P` until Ctrl-C (exit 0) or an error (logged, exit 1).
 pub fn run<P: Pipeline>(settings: Settings) -> ExitCode {
     init_logging();
@@ -121,6 +124,10 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let ingest = std::thread::Builder::new()
         .name("pipeline".into())
+        // A generated `apply_<source>` runs every statement downstream of the source in one
+        // frame: a pipeline of hundreds of statements (debug builds especially) outgrows the
+        // default 2 MiB. The stack is reserved, not touched, until used.
+        .stack_size(PIPELINE_STACK_BYTES)
         .spawn(move || {
             let _ = done_tx.send(driver.run());
         })
