@@ -15,6 +15,7 @@ use crate::expr::EvalError;
 use crate::types::{Delta, FieldDef, TableKey, TypeError, Value};
 use redb::WriteTransaction;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
@@ -68,10 +69,48 @@ type BeforeAfter<L, R> = (Option<Joined<L, R>>, Option<Joined<L, R>>);
 /// predicate over its side), `Err` when evaluating it fails.
 pub type JoinKeyFn<T, JK> = fn(&T) -> Result<Option<JK>, EvalError>;
 
+/// The keys of the rows sharing one join key. Most join keys have one row (a primary key on
+/// the other side's foreign key), which then needs no set of its own.
+enum RowKeys<K> {
+    One(K),
+    Many(HashSet<K>),
+}
+
+impl<K: Eq + Hash + Clone> RowKeys<K> {
+    fn iter(&self) -> impl Iterator<Item = &K> {
+        let (one, many) = match self {
+            RowKeys::One(k) => (Some(k), None),
+            RowKeys::Many(keys) => (None, Some(keys.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    fn insert(&mut self, key: K) {
+        match self {
+            RowKeys::One(k) if *k == key => {}
+            RowKeys::One(k) => *self = RowKeys::Many(HashSet::from([k.clone(), key])),
+            RowKeys::Many(keys) => {
+                keys.insert(key);
+            }
+        }
+    }
+
+    /// Removes `key`; true when no key is left.
+    fn remove(&mut self, key: &K) -> bool {
+        match self {
+            RowKeys::One(k) => k == key,
+            RowKeys::Many(keys) => {
+                keys.remove(key);
+                keys.is_empty()
+            }
+        }
+    }
+}
+
 /// The rows of one side, by primary key and by join key.
 struct Side<K, JK, T> {
     rows: HashMap<K, T>,
-    by_join: HashMap<JK, HashSet<K>>,
+    by_join: HashMap<JK, RowKeys<K>>,
     key_of: JoinKeyFn<T, JK>,
     dirty: HashSet<K>,
 }
@@ -92,20 +131,23 @@ impl<K: TableKey, JK: Eq + Hash + Clone, T: Clone> Side<K, JK, T> {
         self.by_join
             .get(jk)
             .into_iter()
-            .flatten()
+            .flat_map(RowKeys::iter)
             .filter_map(|k| self.rows.get(k).map(|row| (k.clone(), row.clone())))
             .collect()
     }
 
     fn has_matches(&self, jk: &Option<JK>) -> bool {
-        jk.as_ref()
-            .and_then(|jk| self.by_join.get(jk))
-            .is_some_and(|keys| !keys.is_empty())
+        jk.as_ref().and_then(|jk| self.by_join.get(jk)).is_some()
     }
 
     fn insert(&mut self, key: K, row: T, jk: Option<JK>) {
         if let Some(jk) = jk {
-            self.by_join.entry(jk).or_default().insert(key.clone());
+            match self.by_join.entry(jk) {
+                Entry::Occupied(mut keys) => keys.get_mut().insert(key.clone()),
+                Entry::Vacant(slot) => {
+                    slot.insert(RowKeys::One(key.clone()));
+                }
+            }
         }
         self.dirty.insert(key.clone());
         self.rows.insert(key, row);
@@ -114,8 +156,7 @@ impl<K: TableKey, JK: Eq + Hash + Clone, T: Clone> Side<K, JK, T> {
     fn remove(&mut self, key: &K, jk: &Option<JK>) {
         if let Some(jk) = jk {
             if let Some(keys) = self.by_join.get_mut(jk) {
-                keys.remove(key);
-                if keys.is_empty() {
+                if keys.remove(key) {
                     self.by_join.remove(jk);
                 }
             }
