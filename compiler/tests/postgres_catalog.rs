@@ -164,6 +164,8 @@ fn the_seed_table_is_introspected_with_types_nullability_and_key() {
         home_dir: dir.path().join(".dozer"),
         rest_host: "127.0.0.1".into(),
         rest_port: 8080,
+        grpc_host: "0.0.0.0".into(),
+        grpc_port: 50051,
     };
     let generated = dozerc::codegen::generate(&compiled.pipeline, &options)
         .unwrap_or_else(|e| panic!("{}", e.message()));

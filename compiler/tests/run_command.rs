@@ -44,11 +44,14 @@ fn run_builds_serves_and_stops_on_ctrl_c() {
         scratch.path().join("data/sales/sales-0001.csv"),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, grpc_port) = (free_port(), free_port());
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_dozerc"))
         .args([
@@ -61,6 +64,8 @@ fn run_builds_serves_and_stops_on_ctrl_c() {
             "127.0.0.1",
             "--rest-port",
             &port.to_string(),
+            "--grpc-port",
+            &grpc_port.to_string(),
         ])
         .current_dir(scratch.path())
         .env("DOZER_TARGET_DIR", workspace().join("target/pipelines"))

@@ -10,13 +10,18 @@
 //!   `postgres`).
 //! * [`cache`]: the redb database holding endpoint rows, operator state and source positions.
 //! * [`api`]: the REST server, its query language and the OpenAPI document.
+//! * [`grpc`]: the gRPC server: each endpoint's typed service (generated), the common service,
+//!   health, reflection and gRPC-Web.
+//! * [`events`]: the feed of committed endpoint changes behind gRPC `OnEvent`.
 //! * [`metrics`]: process-wide counters served at `GET /metrics`.
 //! * [`app`]: the driver loop that ties a source transaction to one atomic commit.
 
 pub mod api;
 pub mod app;
 pub mod cache;
+pub mod events;
 pub mod expr;
+pub mod grpc;
 pub mod metrics;
 pub mod ops;
 pub mod sources;

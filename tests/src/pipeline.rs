@@ -52,6 +52,8 @@ pub fn free_port() -> u16 {
 pub struct Running {
     child: Child,
     pub port: u16,
+    /// The gRPC port.
+    pub grpc_port: u16,
     pub log: PathBuf,
 }
 
@@ -85,13 +87,20 @@ impl Running {
             .create(true)
             .append(true)
             .open(&log)?;
+        let grpc_port = free_port();
         let child = Command::new(binary)
             .args(base_args(home_dir, port))
+            .args(["--grpc-port".to_string(), grpc_port.to_string()])
             .args(extra)
             .stdout(Stdio::from(log_file.try_clone()?))
             .stderr(Stdio::from(log_file))
             .spawn()?;
-        let mut running = Running { child, port, log };
+        let mut running = Running {
+            child,
+            port,
+            grpc_port,
+            log,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if crate::http::get(port, "/health").is_ok() {
@@ -179,6 +188,7 @@ pub fn run_expecting_failure(
 ) -> anyhow::Result<String> {
     let out = Command::new(binary)
         .args(base_args(home_dir, port))
+        .args(["--grpc-port".to_string(), free_port().to_string()])
         .args(source_args(sources))
         .output()?;
     anyhow::ensure!(!out.status.success(), "expected a failure, got success");

@@ -43,7 +43,10 @@ pub fn build_with(
             .join("build")
             .join(&compiled.config.config.app_name),
     };
-    let rest = &compiled.config.config.api.rest;
+    let (rest, grpc) = (
+        &compiled.config.config.api.rest,
+        &compiled.config.config.api.grpc,
+    );
     let options = CrateOptions {
         config_name: compiled.config.file.name.clone(),
         runtime_path: paths.runtime.clone(),
@@ -51,6 +54,8 @@ pub fn build_with(
         home_dir,
         rest_host: rest.host.clone(),
         rest_port: rest.port,
+        grpc_host: grpc.host.clone(),
+        grpc_port: grpc.port,
     };
     let generated = generate(&compiled.pipeline, &options).map_err(|e| render(&e))?;
     write_crate(&generated, &out_dir).map_err(|e| render(&e))?;

@@ -30,12 +30,16 @@ pub struct CrateOptions {
     pub home_dir: PathBuf,
     pub rest_host: String,
     pub rest_port: u16,
+    pub grpc_host: String,
+    pub grpc_port: u16,
 }
 
 /// The files of the emitted crate, relative to its root.
 pub struct GeneratedCrate {
     pub crate_name: String,
     pub files: Vec<(PathBuf, String)>,
+    /// Files that are not text (the gRPC descriptor set).
+    pub binaries: Vec<(PathBuf, Vec<u8>)>,
 }
 
 const HEADER: &str =
@@ -88,6 +92,10 @@ pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, 
         pipeline_file(p, &names, &options.config_name),
     )?);
     files.push(rust_file("src/endpoints.rs", endpoints_file(p, &names))?);
+    let grpc = super::grpc::grpc_files(p, &names, &options.config_name)?;
+    files.push(rust_file("src/grpc.rs", grpc.services)?);
+    files.push(rust_file("src/proto.rs", grpc.stubs)?);
+    files.extend(grpc.protos);
     let fingerprint = fingerprint(files.iter().map(|(_, text)| text.as_str()));
     let connections = connections_file(p);
     files.push(rust_file(
@@ -132,15 +140,27 @@ pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, 
         render("README.md", README, &context)?,
     ));
     files.push((PathBuf::from("Cargo.lock"), LOCK_FILE.to_string()));
-    Ok(GeneratedCrate { crate_name, files })
+    Ok(GeneratedCrate {
+        crate_name,
+        files,
+        binaries: vec![(PathBuf::from("src/descriptor.bin"), grpc.descriptor_set)],
+    })
 }
 
 /// Writes the crate into `out_dir`, leaving files whose content did not change untouched (so
 /// cargo does not rebuild what did not change).
 pub fn write_crate(generated: &GeneratedCrate, out_dir: &Path) -> Result<(), CompileError> {
-    for (relative, content) in &generated.files {
+    let texts = generated
+        .files
+        .iter()
+        .map(|(path, text)| (path, text.as_bytes()));
+    let binaries = generated
+        .binaries
+        .iter()
+        .map(|(path, bytes)| (path, bytes.as_slice()));
+    for (relative, content) in texts.chain(binaries) {
         let path = out_dir.join(relative);
-        if std::fs::read_to_string(&path).is_ok_and(|existing| existing == *content) {
+        if std::fs::read(&path).is_ok_and(|existing| existing == content) {
             continue;
         }
         // Cargo.lock is cargo's to update once it exists; keep the user's resolved versions.
@@ -249,6 +269,10 @@ fn main_file(
         &options.rest_host,
         proc_macro2::Literal::u16_unsuffixed(options.rest_port),
     );
+    let (grpc_host, grpc_port) = (
+        &options.grpc_host,
+        proc_macro2::Literal::u16_unsuffixed(options.grpc_port),
+    );
     let doc = format!(
         " The `{app_name}` pipeline, compiled by dozerc from {}.",
         options.config_name
@@ -263,7 +287,9 @@ fn main_file(
 
         #connections
         mod endpoints;
+        mod grpc;
         mod pipeline;
+        mod proto;
         mod records;
 
         /// Settings from the config; flags may override them (see `--help`).
@@ -272,6 +298,8 @@ fn main_file(
             home_dir: #home_dir,
             rest_host: #host,
             rest_port: #port,
+            grpc_host: #grpc_host,
+            grpc_port: #grpc_port,
             poll_interval_ms: 200,
             fingerprint: #fingerprint,
         };

@@ -9,6 +9,7 @@
 mod crate_files;
 mod endpoints;
 mod expr;
+mod grpc;
 mod join;
 mod names;
 mod operators;

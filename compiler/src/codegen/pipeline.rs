@@ -115,6 +115,10 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
                 endpoints::all(store)
             }
 
+            fn grpc(ctx: &dozer_runtime::grpc::GrpcContext) -> dozer_runtime::grpc::GrpcServices {
+                crate::grpc::services(ctx)
+            }
+
             fn restore(txn: &WriteTransaction) -> Result<Self, StoreError> {
                 let mut pipeline = Pipeline::default();
                 #( pipeline.#op_fields.restore(txn)?; )*

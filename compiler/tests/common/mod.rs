@@ -78,6 +78,8 @@ pub fn real_options() -> dozerc::codegen::CrateOptions {
         home_dir: std::path::PathBuf::from("/home"),
         rest_host: "0.0.0.0".to_string(),
         rest_port: 8080,
+        grpc_host: "0.0.0.0".into(),
+        grpc_port: 50051,
     }
 }
 

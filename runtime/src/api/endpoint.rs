@@ -24,6 +24,15 @@ pub trait EndpointApi: Send + Sync + 'static {
     fn count(&self, query: &Query) -> Result<u64, ApiError>;
 }
 
+/// One page of a query's typed rows.
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    /// Where the next page starts (`$after`), when there may be one.
+    pub next_cursor: Option<String>,
+    /// Rows read to answer the query.
+    pub scanned: u64,
+}
+
 /// An endpoint over an [`EndpointTable`] of `T` rows keyed by `K`.
 pub struct TypedEndpoint<K, T> {
     store: Store,
@@ -107,6 +116,28 @@ impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
             ControlFlow::Continue(())
         })?;
         Ok(top.into_sorted().into_iter().skip(query.skip).collect())
+    }
+}
+
+impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
+    /// The typed rows matching `query` (what [`EndpointApi::query`] serializes).
+    pub fn page(&self, query: &Query) -> Result<Page<T>, ApiError> {
+        let limit = query.limit_or_default();
+        let rows = if query.order_by.is_empty() {
+            self.page_in_key_order(query, limit)?
+        } else {
+            self.page_sorted(query, limit)?
+        };
+        Ok(Page {
+            rows,
+            next_cursor: None,
+            scanned: 0,
+        })
+    }
+
+    /// The number of rows matching the query's filter, and the rows read to count them.
+    pub fn count_matching(&self, query: &Query) -> Result<(u64, u64), ApiError> {
+        Ok((EndpointApi::count(self, query)?, 0))
     }
 }
 

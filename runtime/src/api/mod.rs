@@ -14,7 +14,7 @@ mod sort;
 #[cfg(test)]
 mod tests;
 
-pub use endpoint::{EndpointApi, TypedEndpoint};
+pub use endpoint::{EndpointApi, Page, TypedEndpoint};
 pub use error::ApiError;
 pub use position::{POSITION_HEADER, WAIT_FOR_HEADER, WAIT_TIMEOUT_HEADER};
 pub use query::{CmpOp, Filter, OrderBy, Query, DEFAULT_LIMIT, MAX_LIMIT};

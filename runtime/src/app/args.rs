@@ -3,7 +3,7 @@
 use super::Settings;
 use std::path::PathBuf;
 
-const USAGE: &str = "usage: <pipeline> [--home-dir DIR] [--rest-host HOST] [--rest-port PORT] [--poll-ms MS] [--source NAME=FOLDER_OR_GLOB]... [--connection NAME=URL]... [--resnapshot]\n  --connection  connect Postgres connection NAME to another server or database (postgresql:// URL or key=value string)\n  --resnapshot  delete the cache and rebuild it from a new snapshot of every source";
+const USAGE: &str = "usage: <pipeline> [--home-dir DIR] [--rest-host HOST] [--rest-port PORT] [--grpc-host HOST] [--grpc-port PORT] [--poll-ms MS] [--source NAME=FOLDER_OR_GLOB]... [--connection NAME=URL]... [--resnapshot]\n  --connection  connect Postgres connection NAME to another server or database (postgresql:// URL or key=value string)\n  --resnapshot  delete the cache and rebuild it from a new snapshot of every source";
 
 /// Settings after command-line overrides.
 #[derive(Clone, Debug)]
@@ -11,6 +11,8 @@ pub struct Args {
     pub home_dir: PathBuf,
     pub rest_host: String,
     pub rest_port: u16,
+    pub grpc_host: String,
+    pub grpc_port: u16,
     pub poll_interval_ms: u64,
     /// `--source NAME=LOCATION`: read a file source from another folder or glob than the config's.
     pub source_locations: Vec<(String, String)>,
@@ -29,6 +31,8 @@ impl Args {
             home_dir: PathBuf::from(settings.home_dir),
             rest_host: settings.rest_host.to_string(),
             rest_port: settings.rest_port,
+            grpc_host: settings.grpc_host.to_string(),
+            grpc_port: settings.grpc_port,
             poll_interval_ms: settings.poll_interval_ms,
             source_locations: Vec::new(),
             connections: Vec::new(),
@@ -55,6 +59,13 @@ impl Args {
                     out.rest_port = v
                         .parse()
                         .map_err(|_| format!("--rest-port: `{v}` is not a port number"))?;
+                }
+                "--grpc-host" => out.grpc_host = value()?,
+                "--grpc-port" => {
+                    let v = value()?;
+                    out.grpc_port = v
+                        .parse()
+                        .map_err(|_| format!("--grpc-port: `{v}` is not a port number"))?;
                 }
                 "--poll-ms" => {
                     let v = value()?;

@@ -5,6 +5,7 @@
 use super::{Pipeline, PipelineError};
 use crate::cache::store::{bump_position, write_source_lsn};
 use crate::cache::{Store, StoreError};
+use crate::events::{self, ChangeFeed, CommitPosition};
 use crate::sources::{format_lsn, FileSource, LsnProgress, RowChange, SourceBatch};
 use redb::WriteTransaction;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +29,8 @@ pub(crate) struct Driver<P: Pipeline> {
     pub store: Store,
     pub poll_interval: Duration,
     pub stop: Arc<AtomicBool>,
+    /// Where committed endpoint changes go (gRPC `OnEvent`).
+    pub feed: Arc<ChangeFeed>,
 }
 
 /// What the Postgres reader tasks send the driver (see `app::postgres`).
@@ -72,6 +75,7 @@ impl<P: Pipeline> Driver<P> {
             let txn = self.store.begin_write()?;
             self.pipeline.initialize(&txn)?;
             txn.commit().map_err(StoreError::from)?;
+            events::discard();
         }
         let mut open: Option<OpenTxn> = None;
         let mut next_file_poll = Instant::now();
@@ -122,6 +126,7 @@ impl<P: Pipeline> Driver<P> {
                         return Err(interleaved(txn.connection, connection));
                     }
                     txn.txn.abort().map_err(StoreError::from)?;
+                    events::discard();
                     // Operators already absorbed part of the dropped transaction: reload
                     // their state from the last commit.
                     let txn = self.store.begin_write()?;
@@ -148,7 +153,10 @@ impl<P: Pipeline> Driver<P> {
                     Some(current) => current,
                     None => OpenTxn {
                         connection,
-                        txn: self.store.begin_write()?,
+                        txn: {
+                            self.feed.begin();
+                            self.store.begin_write()?
+                        },
                         sources: BTreeSet::new(),
                         rows: 0,
                         started: Instant::now(),
@@ -188,6 +196,11 @@ impl<P: Pipeline> Driver<P> {
         write_source_lsn(&open.txn, name, end)?;
         let position = bump_position(&open.txn)?;
         open.txn.commit().map_err(StoreError::from)?;
+        self.feed.publish(CommitPosition {
+            commit: position,
+            source: name.clone(),
+            offset: format_lsn(end),
+        });
         progress.set_committed(end);
         let elapsed = open.started.elapsed();
         if open.rows >= NOTABLE_ROWS || elapsed >= NOTABLE_TIME {
@@ -224,6 +237,7 @@ impl<P: Pipeline> Driver<P> {
                 // One transaction per file, fed chunk by chunk. If anything fails the
                 // transaction is dropped uncommitted and the error stops the process, so the
                 // in-memory operator state it touched is discarded with it.
+                self.feed.begin();
                 let txn = self.store.begin_write()?;
                 let pipeline = &mut self.pipeline;
                 let (seq, rows) = source.read(&path, |chunk| {
@@ -233,6 +247,14 @@ impl<P: Pipeline> Driver<P> {
                 source.mark_ingested(&txn, &path, seq, rows)?;
                 let position = bump_position(&txn)?;
                 txn.commit().map_err(StoreError::from)?;
+                self.feed.publish(CommitPosition {
+                    commit: position,
+                    source: source.spec().source.to_string(),
+                    offset: path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                });
                 applied += 1;
                 tracing::info!(
                     source = source.spec().source,

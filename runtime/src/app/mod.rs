@@ -26,6 +26,8 @@ pub struct Settings {
     pub home_dir: &'static str,
     pub rest_host: &'static str,
     pub rest_port: u16,
+    pub grpc_host: &'static str,
+    pub grpc_port: u16,
     /// How often file sources look for new files.
     pub poll_interval_ms: u64,
     /// Identifies the generated code; a cache written by other code is rebuilt.
@@ -44,6 +46,10 @@ pub trait Pipeline: Sized + Send + 'static {
     fn tables() -> Vec<String>;
     /// The API view of every endpoint.
     fn endpoints(store: &Store) -> Vec<Arc<dyn EndpointApi>>;
+    /// Every endpoint's typed gRPC service, and the descriptors of the protos they serve.
+    fn grpc(_ctx: &crate::grpc::GrpcContext) -> crate::grpc::GrpcServices {
+        crate::grpc::GrpcServices::new(&[])
+    }
     /// Rebuilds operator state from the last commit.
     fn restore(txn: &WriteTransaction) -> Result<Self, StoreError>;
     /// Runs an empty batch from every source once, at the very first start, so results that

@@ -4,6 +4,8 @@ use super::driver::{Driver, PostgresFeed};
 use super::{Args, Pipeline, Settings};
 use crate::api::{serve, ApiState};
 use crate::cache::{read_source_lsn, replication_slot, Store};
+use crate::events::ChangeFeed;
+use crate::grpc::GrpcContext;
 use crate::sources::{
     format_lsn, FileSource, LsnProgress, PgConnectionSpec, PgTableSpec, SourceSpec,
 };
@@ -106,6 +108,13 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
         _ => format!("cannot serve REST on {addr}: {e}"),
     })?;
     tracing::info!("REST API on http://{addr}");
+    let grpc_addr = format!("{}:{}", args.grpc_host, args.grpc_port);
+    let grpc_addr: std::net::SocketAddr = grpc_addr
+        .parse()
+        .map_err(|_| format!("`{grpc_addr}` is not an address to serve gRPC on"))?;
+    let grpc_listener = runtime.block_on(crate::grpc::bind(grpc_addr))?;
+    tracing::info!("gRPC API on {grpc_addr}");
+    let feed = ChangeFeed::new();
 
     let stop = Arc::new(AtomicBool::new(false));
     let progress: Arc<[(String, Arc<LsnProgress>)]> = connections
@@ -120,6 +129,7 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
         store: store.clone(),
         poll_interval: Duration::from_millis(args.poll_interval_ms),
         stop: stop.clone(),
+        feed: feed.clone(),
     };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let ingest = std::thread::Builder::new()
@@ -134,6 +144,11 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
         .map_err(|e| format!("cannot start the pipeline thread: {e}"))?;
 
     let endpoints = P::endpoints(&store);
+    let grpc_ctx = GrpcContext {
+        store: store.clone(),
+        feed,
+    };
+    let grpc_services = P::grpc(&grpc_ctx);
     let state = ApiState {
         store,
         endpoints,
@@ -142,9 +157,18 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
     };
     let result = runtime.block_on(async move {
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let (grpc_shutdown_tx, grpc_shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(state, listener, async move {
             let _ = shutdown_rx.await;
         }));
+        let mut grpc = tokio::spawn(crate::grpc::serve(
+            grpc_ctx,
+            grpc_services,
+            grpc_listener,
+            async move {
+                let _ = grpc_shutdown_rx.await;
+            },
+        ));
         let outcome = tokio::select! {
             _ = shutdown_signal() => {
                 tracing::info!("shutting down");
@@ -155,9 +179,19 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
                 Ok(Err(e)) => Err(format!("pipeline stopped: {e}")),
                 Err(_) => Err("the pipeline thread panicked".to_string()),
             },
+            served = &mut grpc => match served {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err("the gRPC server panicked".to_string()),
+            },
         };
         let _ = shutdown_tx.send(());
+        let _ = grpc_shutdown_tx.send(());
         let _ = server.await;
+        if !grpc.is_finished() {
+            // Open OnEvent streams never end by themselves: give calls a moment, then go.
+            let _ = tokio::time::timeout(Duration::from_secs(1), &mut grpc).await;
+        }
         outcome
     });
     stop.store(true, Ordering::Relaxed);

@@ -8,6 +8,9 @@ use std::ops::ControlFlow;
 
 /// Rows of one endpoint keyed by the result table's primary key.
 pub struct EndpointTable<K, T> {
+    /// The endpoint's name (`endpoints[].name`).
+    endpoint: String,
+    /// The redb table's name.
     name: String,
     _types: PhantomData<fn() -> (K, T)>,
 }
@@ -15,6 +18,7 @@ pub struct EndpointTable<K, T> {
 impl<K, T> Clone for EndpointTable<K, T> {
     fn clone(&self) -> Self {
         EndpointTable {
+            endpoint: self.endpoint.clone(),
             name: self.name.clone(),
             _types: PhantomData,
         }
@@ -24,6 +28,7 @@ impl<K, T> Clone for EndpointTable<K, T> {
 impl<K: TableKey, T: Record> EndpointTable<K, T> {
     pub fn new(endpoint: &str) -> Self {
         EndpointTable {
+            endpoint: endpoint.to_string(),
             name: format!("endpoint/{endpoint}"),
             _types: PhantomData,
         }
@@ -34,11 +39,13 @@ impl<K: TableKey, T: Record> EndpointTable<K, T> {
         &self.name
     }
 
-    /// Writes one batch of net changes.
+    /// Writes one batch of net changes, and stages them for the change feed's subscribers
+    /// (published once `txn` commits).
     pub fn apply(&self, txn: &WriteTransaction, changes: &[Delta<K, T>]) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
+        crate::events::stage(&self.endpoint, changes);
         let mut table = txn.open_table(RawTable::new(&self.name))?;
         for change in changes {
             let key = encode(&change.key)?;

@@ -330,6 +330,11 @@ impl app::Pipeline for Pipeline {
     fn endpoints(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
         endpoints::all(store)
     }
+    fn grpc(
+        ctx: &dozer_runtime::grpc::GrpcContext,
+    ) -> dozer_runtime::grpc::GrpcServices {
+        crate::grpc::services(ctx)
+    }
     fn restore(txn: &WriteTransaction) -> Result<Self, StoreError> {
         let mut pipeline = Pipeline::default();
         pipeline.country_stats.restore(txn)?;

@@ -263,6 +263,11 @@ impl app::Pipeline for Pipeline {
     fn endpoints(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
         endpoints::all(store)
     }
+    fn grpc(
+        ctx: &dozer_runtime::grpc::GrpcContext,
+    ) -> dozer_runtime::grpc::GrpcServices {
+        crate::grpc::services(ctx)
+    }
     fn restore(txn: &WriteTransaction) -> Result<Self, StoreError> {
         let mut pipeline = Pipeline::default();
         pipeline.big_orders.restore(txn)?;

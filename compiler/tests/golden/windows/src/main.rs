@@ -3,7 +3,11 @@
 //! The `golden_windows` pipeline, compiled by dozerc from dozer-config.yaml.
 mod endpoints;
 
+mod grpc;
+
 mod pipeline;
+
+mod proto;
 
 mod records;
 
@@ -13,6 +17,8 @@ const SETTINGS: dozer_runtime::app::Settings = dozer_runtime::app::Settings {
     home_dir: "/home",
     rest_host: "0.0.0.0",
     rest_port: 8080,
+    grpc_host: "0.0.0.0",
+    grpc_port: 50051,
     poll_interval_ms: 200,
     fingerprint: "$FINGERPRINT",
 };

@@ -1,0 +1,118 @@
+//! `dozer.common.CommonGrpcService`: every endpoint through one service, rows as dynamically
+//! typed `dozer.types.Record`s (for clients that discover endpoints at run time).
+
+use super::common_proto::common_grpc_service_server::CommonGrpcService;
+use super::common_proto::{
+    CountResponse, Event, GetEndpointsRequest, GetEndpointsResponse, GetFieldsRequest,
+    GetFieldsResponse, OnEventRequest, QueryRequest, QueryResponse,
+};
+use super::endpoint::{blocking, forward, parse_filter, parse_query, DynEndpoint, EventStream};
+use super::{convert, GrpcContext};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct CommonService {
+    ctx: GrpcContext,
+    endpoints: Arc<[Arc<dyn DynEndpoint>]>,
+}
+
+impl CommonService {
+    pub fn new(ctx: GrpcContext, endpoints: Arc<[Arc<dyn DynEndpoint>]>) -> Self {
+        CommonService { ctx, endpoints }
+    }
+
+    fn endpoint(&self, name: &str) -> Result<Arc<dyn DynEndpoint>, Status> {
+        self.endpoints
+            .iter()
+            .find(|e| e.decl().name == name)
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.endpoints.iter().map(|e| e.decl().name).collect();
+                Status::not_found(format!(
+                    "no endpoint named `{name}`; endpoints are: {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+#[tonic::async_trait]
+impl CommonGrpcService for CommonService {
+    async fn query(
+        &self,
+        request: Request<QueryRequest>,
+    ) -> Result<Response<QueryResponse>, Status> {
+        let request = request.into_inner();
+        let endpoint = self.endpoint(&request.endpoint)?;
+        let query = parse_query(request.query.as_deref(), endpoint.decl())?;
+        let fields = convert::fields(endpoint.decl().fields);
+        let page = blocking(move || endpoint.query_records(&query)).await?;
+        Ok(Response::new(QueryResponse {
+            fields,
+            records: page.rows,
+            next_cursor: page.next_cursor,
+        }))
+    }
+
+    async fn count(
+        &self,
+        request: Request<QueryRequest>,
+    ) -> Result<Response<CountResponse>, Status> {
+        let request = request.into_inner();
+        let endpoint = self.endpoint(&request.endpoint)?;
+        let query = parse_query(request.query.as_deref(), endpoint.decl())?;
+        let count = blocking(move || endpoint.count_records(&query)).await?;
+        Ok(Response::new(CountResponse { count }))
+    }
+
+    type OnEventStream = EventStream<Event>;
+
+    async fn on_event(
+        &self,
+        request: Request<OnEventRequest>,
+    ) -> Result<Response<Self::OnEventStream>, Status> {
+        let request = request.into_inner();
+        let endpoint = self.endpoint(&request.endpoint)?;
+        let filter = parse_filter(request.filter.as_deref(), endpoint.decl())?;
+        let name = endpoint.decl().name;
+        let receiver = self.ctx.feed.subscribe(name);
+        Ok(Response::new(forward(receiver, name, move |committed| {
+            endpoint
+                .changes(committed, filter.as_ref())
+                .into_iter()
+                .map(|c| Event {
+                    endpoint: name.to_string(),
+                    typ: c.typ as i32,
+                    old: c.old,
+                    new: c.new,
+                    position: Some(c.position),
+                })
+                .collect()
+        })))
+    }
+
+    async fn get_endpoints(
+        &self,
+        _request: Request<GetEndpointsRequest>,
+    ) -> Result<Response<GetEndpointsResponse>, Status> {
+        Ok(Response::new(GetEndpointsResponse {
+            endpoints: self
+                .endpoints
+                .iter()
+                .map(|e| e.decl().name.to_string())
+                .collect(),
+        }))
+    }
+
+    async fn get_fields(
+        &self,
+        request: Request<GetFieldsRequest>,
+    ) -> Result<Response<GetFieldsResponse>, Status> {
+        let endpoint = self.endpoint(&request.get_ref().endpoint)?;
+        let decl = endpoint.decl();
+        Ok(Response::new(GetFieldsResponse {
+            primary_index: decl.primary_key.iter().map(|k| k.to_string()).collect(),
+            fields: convert::fields(decl.fields),
+        }))
+    }
+}

@@ -1,0 +1,246 @@
+//! One endpoint as the gRPC services see it: the typed service's queries and subscriptions
+//! ([`TypedService`], driven by each generated service) and the object-safe view the common
+//! service holds every endpoint through ([`DynEndpoint`]).
+
+use super::{convert, types, GrpcContext};
+use crate::api::{ApiError, EndpointApi, EndpointDecl, Filter, Page, Query, TypedEndpoint};
+use crate::events::{ChangeFeed, CommitPosition, CommittedChanges};
+use crate::types::{Delta, Record, TableKey};
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::Stream;
+use tonic::metadata::MetadataMap;
+use tonic::Status;
+
+/// The response stream of an `OnEvent` call.
+pub type EventStream<E> = Pin<Box<dyn Stream<Item = Result<E, Status>> + Send>>;
+
+/// Events a subscriber may have queued on its way out before its reader is considered slow.
+const SUBSCRIBER_BUFFER: usize = 256;
+
+/// One change of an endpoint's row, as a subscriber sees it through its filter.
+pub struct Change<T> {
+    pub typ: types::OperationType,
+    pub old: Option<T>,
+    pub new: Option<T>,
+    pub position: types::Position,
+}
+
+/// What a generated typed service delegates to: parsing, authorization, reads off the async
+/// workers, and subscriptions. The generated code only converts rows into its messages.
+pub struct TypedService<K, T> {
+    endpoint: Arc<TypedEndpoint<K, T>>,
+    feed: Arc<ChangeFeed>,
+}
+
+impl<K: TableKey, T: Record> TypedService<K, T> {
+    pub fn new(ctx: &GrpcContext, endpoint: Arc<TypedEndpoint<K, T>>) -> Self {
+        TypedService {
+            endpoint,
+            feed: ctx.feed.clone(),
+        }
+    }
+
+    /// `query`: the page of rows matching the JSON query text.
+    pub async fn query(
+        &self,
+        _metadata: &MetadataMap,
+        query: Option<&str>,
+    ) -> Result<Page<T>, Status> {
+        let query = parse_query(query, self.endpoint.decl())?;
+        let endpoint = self.endpoint.clone();
+        Ok(blocking(move || endpoint.page(&query)).await?)
+    }
+
+    /// `count`: the number of rows matching the query's filter.
+    pub async fn count(&self, _metadata: &MetadataMap, query: Option<&str>) -> Result<u64, Status> {
+        let query = parse_query(query, self.endpoint.decl())?;
+        let endpoint = self.endpoint.clone();
+        Ok(blocking(move || endpoint.count_matching(&query).map(|(n, _)| n)).await?)
+    }
+
+    /// `OnEvent`: every committed change from the next transaction on, through `filter`, each
+    /// turned into the service's event message by `event`.
+    pub fn subscribe<E, F>(
+        &self,
+        _metadata: &MetadataMap,
+        filter: Option<&str>,
+        event: F,
+    ) -> Result<EventStream<E>, Status>
+    where
+        E: Send + 'static,
+        F: Fn(Change<T>) -> E + Send + 'static,
+    {
+        let decl = self.endpoint.decl();
+        let filter = parse_filter(filter, decl)?;
+        let receiver = self.feed.subscribe(decl.name);
+        Ok(forward(receiver, decl.name, move |committed| {
+            typed_changes::<K, T>(committed, filter.as_ref())
+                .into_iter()
+                .map(&event)
+                .collect()
+        }))
+    }
+}
+
+/// An endpoint as the common service holds it: rows as `dozer.types.Record`s.
+pub trait DynEndpoint: EndpointApi {
+    fn query_records(&self, query: &Query) -> Result<Page<types::Record>, ApiError>;
+    fn count_records(&self, query: &Query) -> Result<u64, ApiError>;
+    /// The changes of one commit (of this endpoint) that pass `filter`, as records.
+    fn changes(
+        &self,
+        committed: &CommittedChanges,
+        filter: Option<&Filter>,
+    ) -> Vec<Change<types::Record>>;
+}
+
+impl<K: TableKey, T: Record> DynEndpoint for TypedEndpoint<K, T> {
+    fn query_records(&self, query: &Query) -> Result<Page<types::Record>, ApiError> {
+        let page = self.page(query)?;
+        Ok(Page {
+            rows: page.rows.iter().map(convert::record).collect(),
+            next_cursor: page.next_cursor,
+            scanned: page.scanned,
+        })
+    }
+
+    fn count_records(&self, query: &Query) -> Result<u64, ApiError> {
+        Ok(self.count_matching(query)?.0)
+    }
+
+    fn changes(
+        &self,
+        committed: &CommittedChanges,
+        filter: Option<&Filter>,
+    ) -> Vec<Change<types::Record>> {
+        typed_changes::<K, T>(committed, filter)
+            .into_iter()
+            .map(|c| Change {
+                typ: c.typ,
+                old: c.old.as_ref().map(convert::record),
+                new: c.new.as_ref().map(convert::record),
+                position: c.position,
+            })
+            .collect()
+    }
+}
+
+/// Parses a query's JSON text (absent or blank: the first page in key order).
+pub(super) fn parse_query(text: Option<&str>, decl: &EndpointDecl) -> Result<Query, Status> {
+    Ok(Query::from_body(
+        text.unwrap_or_default().as_bytes(),
+        decl.fields,
+    )?)
+}
+
+/// Parses an `OnEvent` filter's JSON text (absent or blank: every change).
+pub(super) fn parse_filter(
+    text: Option<&str>,
+    decl: &EndpointDecl,
+) -> Result<Option<Filter>, Status> {
+    let text = text.unwrap_or_default();
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let json: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("filter is not JSON: {e}")))?;
+    Ok(Some(Filter::parse(&json, decl.fields)?))
+}
+
+/// The changes of one commit as a subscriber with `filter` sees them: an update whose row
+/// leaves the filter is a delete, one whose row enters it an insert.
+fn typed_changes<K: TableKey, T: Record>(
+    committed: &CommittedChanges,
+    filter: Option<&Filter>,
+) -> Vec<Change<T>> {
+    let Some(deltas) = committed.changes.downcast_ref::<Vec<Delta<K, T>>>() else {
+        return Vec::new();
+    };
+    let passes = |row: &Option<T>| -> Option<T> {
+        row.as_ref()
+            .filter(|row| filter.is_none_or(|f| f.matches(*row)))
+            .cloned()
+    };
+    let position = position(&committed.position);
+    deltas
+        .iter()
+        .filter_map(|delta| {
+            let (old, new) = (passes(&delta.old), passes(&delta.new));
+            let typ = match (&old, &new) {
+                (Some(_), Some(_)) => types::OperationType::Update,
+                (Some(_), None) => types::OperationType::Delete,
+                (None, Some(_)) => types::OperationType::Insert,
+                (None, None) => return None,
+            };
+            Some(Change {
+                typ,
+                old,
+                new,
+                position: position.clone(),
+            })
+        })
+        .collect()
+}
+
+fn position(p: &CommitPosition) -> types::Position {
+    types::Position {
+        commit: p.commit,
+        source: p.source.clone(),
+        offset: p.offset.clone(),
+    }
+}
+
+/// Turns a feed subscription into a response stream, converting each commit with `convert`.
+/// A task forwards events into a bounded queue; when the client reads too slowly, the feed
+/// runs ahead of the task and the subscription ends with RESOURCE_EXHAUSTED, so a slow
+/// subscriber never holds the pipeline back.
+pub(super) fn forward<E, F>(
+    mut receiver: broadcast::Receiver<Arc<CommittedChanges>>,
+    endpoint: &'static str,
+    convert: F,
+) -> EventStream<E>
+where
+    E: Send + 'static,
+    F: Fn(&CommittedChanges) -> Vec<E> + Send + 'static,
+{
+    let (out, events) = mpsc::channel(SUBSCRIBER_BUFFER);
+    tokio::spawn(async move {
+        loop {
+            match receiver.recv().await {
+                Ok(committed) => {
+                    for event in convert(&committed) {
+                        if out.send(Ok(event)).await.is_err() {
+                            return; // The client left.
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    let status = Status::resource_exhausted(format!(
+                        "this subscriber to `{endpoint}` read too slowly and missed {missed} commits; \
+                         query the endpoint and subscribe again"
+                    ));
+                    let _ = out.send(Err(status)).await;
+                    return;
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    let _ = out
+                        .send(Err(Status::unavailable("the pipeline is shutting down")))
+                        .await;
+                    return;
+                }
+            }
+        }
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(events))
+}
+
+/// Runs a redb read off the async workers.
+pub(super) async fn blocking<R: Send + 'static>(
+    work: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(format!("the request failed: {e}")))?
+}
