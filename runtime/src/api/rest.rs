@@ -170,12 +170,23 @@ async fn list_endpoints(State(state): State<ApiState>) -> Json<Value> {
         .iter()
         .map(|e| {
             let d = e.decl();
+            let indexes: Vec<Vec<&str>> = d
+                .indexes
+                .iter()
+                .map(|columns| {
+                    columns
+                        .iter()
+                        .filter_map(|&c| d.fields.get(c).map(|f| f.name))
+                        .collect()
+                })
+                .collect();
             json!({
                 "name": d.name,
                 "path": d.path,
                 "table_name": d.table_name,
                 "primary_key": d.primary_key,
                 "fields": d.fields,
+                "indexes": indexes,
             })
         })
         .collect();

@@ -341,6 +341,7 @@ async fn describes_itself() {
                 {"name": "Total", "type": "Decimal", "nullable": false},
                 {"name": "n", "type": "Int", "nullable": false},
             ],
+            "indexes": [["Total"], ["n"], ["Country", "Total"]],
         }])
     );
     let doc = s.get("/openapi.json").await;
@@ -364,6 +365,19 @@ async fn describes_itself() {
     let query = &doc.body["components"]["schemas"]["salesQuery"]["properties"];
     assert_eq!(query["$limit"]["maximum"], 10_000);
     assert_eq!(query["$filter"]["$ref"], "#/components/schemas/salesFilter");
+    assert_eq!(query["$after"]["type"], "string");
+    let headers = &doc.body["paths"]["/sales/query"]["post"]["responses"]["200"]["headers"];
+    assert_eq!(
+        headers["x-dozer-next-cursor"]["$ref"],
+        "#/components/headers/NextCursor"
+    );
+    assert_eq!(
+        headers["x-dozer-rows-scanned"]["$ref"],
+        "#/components/headers/RowsScanned"
+    );
+    let count = &doc.body["paths"]["/sales/count"]["post"]["responses"]["200"]["headers"];
+    assert!(count["x-dozer-rows-scanned"].is_object() && count["x-dozer-next-cursor"].is_null());
+    assert!(doc.body["components"]["headers"]["NextCursor"].is_object());
 }
 
 #[tokio::test]
