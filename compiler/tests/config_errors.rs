@@ -358,3 +358,32 @@ endpoints:
     let index = loaded.config.endpoints[0].index.as_ref();
     assert!(index.is_some_and(|i| i.secondary.is_some()));
 }
+
+#[test]
+fn secondary_index_config_errors_name_the_key() {
+    let endpoint = |secondary: &str| {
+        format!(
+            "app_name: a\nendpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      secondary:\n{secondary}"
+        )
+    };
+    fails(
+        &endpoint("        skip: [a]\n"),
+        "unknown key `skip` in `endpoints[0].index.secondary`",
+        "8:9",
+        &["valid keys here: `skip_default`, `create`"],
+    );
+    fails(
+        &endpoint("        create:\n          - index: !Hash\n              fields: [a]\n"),
+        "unknown type `Hash`, expected `SortedInverted` or `FullText`",
+        "9:20",
+        &["use one of `!SortedInverted` or `!FullText`"],
+    );
+    fails(
+        &endpoint(
+            "        create:\n          - index: !SortedInverted\n              field: [a]\n",
+        ),
+        "field",
+        "10:15",
+        &[],
+    );
+}

@@ -443,6 +443,98 @@ sql_errors! {
         "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      primary_key:\n        - Country\n"
         => "but `t` is keyed by the source row id (file and row number)", "31:7", "primary_key",
         ["or the source key for projections"];
+    index_skip_default_names_an_unknown_column:
+        "SELECT Country, Quantity INTO t FROM sales;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      secondary:\n        skip_default: [Countr]\n"
+        => "endpoint `e` indexes unknown column `Countr` of `t`", "32:24", "Countr",
+        ["did you mean `Country`? Columns of `t`: Country, Quantity"];
+    index_created_over_an_unknown_column:
+        "SELECT Country, Quantity INTO t FROM sales;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      secondary:\n        create:\n          - index: !SortedInverted\n              fields: [Country, Price]\n"
+        => "endpoint `e` indexes unknown column `Price` of `t`", "34:33", "Price",
+        ["columns of `t`: Country, Quantity"];
+    index_declared_twice:
+        "SELECT Country, Quantity INTO t FROM sales;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      secondary:\n        create:\n          - index: !SortedInverted\n              fields: [Country, Quantity]\n          - index: !SortedInverted\n              fields: [country, quantity]\n"
+        => "endpoint `e` declares the index [Country, Quantity] twice", "35:13", "index",
+        ["the same index is already declared at create[0] on line 33; remove one"];
+    index_with_a_repeated_column:
+        "SELECT Country, Quantity INTO t FROM sales;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      secondary:\n        create:\n          - index: !SortedInverted\n              fields: [Country, Country]\n"
+        => "endpoint `e`: column `Country` appears twice in one index", "34:33", "Country",
+        ["list each column once"];
+    index_without_fields:
+        "SELECT Country, Quantity INTO t FROM sales;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      secondary:\n        create:\n          - index: !SortedInverted\n              fields: []\n"
+        => "endpoint `e`: an index needs at least one field", "34:15", "fields",
+        ["list the columns to index in order"];
+    full_text_index_is_refused:
+        "SELECT Country, Quantity INTO t FROM sales;",
+        "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      secondary:\n        create:\n          - index: !FullText\n              field: Country\n"
+        => "endpoint `e`: full-text indexes are not supported yet (on `Country`)", "33:13", "index",
+        ["`!SortedInverted { fields: [Country] }` serves equality and range filters and sorting"];
+}
+
+/// Compiles the test config with a Json column `Doc` added to `sales` (one line more: the
+/// SQL starts on line 26).
+fn compile_with_json(
+    sql: &str,
+    endpoints: &str,
+) -> Result<dozerc::Compiled, dozerc::diagnostics::CompileError> {
+    let text = common::yaml(sql, endpoints).replace(
+        "              Country: String\n",
+        "              Country: String\n              Doc: Json\n",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("data/sales")).expect("sales folder");
+    let file = dozerc::diagnostics::SourceFile::new(
+        dir.path().join("dozer-config.yaml"),
+        "dozer-config.yaml",
+        text,
+    );
+    let cfg = dozerc::config::parse(file, dir.path().to_path_buf())
+        .unwrap_or_else(|e| panic!("{}", render(&e)));
+    dozerc::compile_loaded(cfg)
+}
+
+/// Defaults: one index per indexable column, minus `skip_default`, plus `create`.
+#[test]
+fn secondary_indexes_default_to_every_indexable_column() {
+    let sql = "SELECT Country, Quantity, Doc, InvoiceDate INTO t FROM sales;";
+    let indexes = |endpoints: &str| {
+        let compiled =
+            compile_with_json(sql, endpoints).unwrap_or_else(|e| panic!("{}", render(&e)));
+        compiled.pipeline.endpoints[0].indexes.clone()
+    };
+    let plain = "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n";
+    assert_eq!(
+        indexes(plain),
+        [vec![0], vec![1], vec![3]],
+        "Json gets none"
+    );
+    let configured = format!(
+        "{plain}    index:\n      secondary:\n        skip_default: [quantity]\n        create:\n          - index: !SortedInverted\n              fields: [Country, InvoiceDate]\n          - index: !SortedInverted\n              fields: [Country]\n"
+    );
+    assert_eq!(indexes(&configured), [vec![0], vec![3], vec![0, 3]]);
+}
+
+#[test]
+fn an_index_over_a_json_column_is_refused() {
+    let endpoints = "endpoints:\n  - name: e\n    path: /e\n    table_name: t\n    index:\n      secondary:\n        create:\n          - index: !SortedInverted\n              fields: [Country, doc]\n";
+    let Err(err) = compile_with_json("SELECT Country, Doc INTO t FROM sales;", endpoints) else {
+        panic!("a Json index compiled");
+    };
+    let rendered = render(&err);
+    for wanted in [
+        "endpoint `e` indexes column `Doc`, whose type Json has no order",
+        "[dozer-config.yaml:35:33]",
+        "Json columns cannot be indexed or sorted; remove `doc` from this index",
+    ] {
+        assert!(
+            rendered.contains(wanted),
+            "missing {wanted:?} in:\n{rendered}"
+        );
+    }
 }
 
 /// A global aggregate has one row and no key columns; "source row id" would be wrong.

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Late changes dropped per TTL'd statement (GUIDE §2).
@@ -23,9 +24,25 @@ pub fn late_changes() -> BTreeMap<&'static str, u64> {
     LATE_CHANGES.lock().map(|c| c.clone()).unwrap_or_default()
 }
 
+/// Rows and secondary index entries read by API queries and counts.
+static ROWS_SCANNED: AtomicU64 = AtomicU64::new(0);
+
+/// Adds the rows (or index entries) one API request read.
+pub fn add_rows_scanned(n: u64) {
+    ROWS_SCANNED.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Rows and index entries read by API requests since the process started.
+pub fn rows_scanned() -> u64 {
+    ROWS_SCANNED.load(Ordering::Relaxed)
+}
+
 /// Every counter in the Prometheus text exposition format.
 pub fn render() -> String {
     let mut text = String::new();
+    text.push_str("# HELP dozer_api_rows_scanned_total Rows and secondary index entries read to answer API queries and counts.\n");
+    text.push_str("# TYPE dozer_api_rows_scanned_total counter\n");
+    let _ = writeln!(text, "dozer_api_rows_scanned_total {}", rows_scanned());
     text.push_str("# HELP dozer_late_changes_total Changes dropped because their rows were older than the statement's TTL allows.\n");
     text.push_str("# TYPE dozer_late_changes_total counter\n");
     for (statement, count) in late_changes() {
@@ -55,5 +72,8 @@ mod tests {
         let text = render();
         assert!(text.contains("# TYPE dozer_late_changes_total counter\n"));
         assert!(text.contains("dozer_late_changes_total{statement=\"metrics_test_stmt\"} 3\n"));
+        add_rows_scanned(5);
+        assert!(rows_scanned() >= 5);
+        assert!(text.contains("# TYPE dozer_api_rows_scanned_total counter\n"));
     }
 }

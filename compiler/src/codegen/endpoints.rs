@@ -2,7 +2,7 @@
 
 use super::Names;
 use crate::plan::{Pipeline, TableKey};
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 pub fn endpoints_file(p: &Pipeline, names: &Names) -> TokenStream {
@@ -16,6 +16,10 @@ pub fn endpoints_file(p: &Pipeline, names: &Names) -> TokenStream {
         let (name, path, table_name) = (&e.name, &e.path, p.table_name(e.table));
         let primary_key = p.key(e.table).column_names(p.columns(e.table));
         let doc = super::doc(&format!("`{path}`: serves `{table_name}`."));
+        let indexes = e.indexes.iter().map(|columns| {
+            let columns = columns.iter().map(|&c| Literal::usize_unsuffixed(c));
+            quote!(&[ #( #columns ),* ])
+        });
         items.push(quote! {
             #doc
             pub const #decl: EndpointDecl = EndpointDecl {
@@ -24,15 +28,16 @@ pub fn endpoints_file(p: &Pipeline, names: &Names) -> TokenStream {
                 table_name: #table_name,
                 fields: #row::FIELDS,
                 primary_key: &[ #( #primary_key ),* ],
+                indexes: &[ #( #indexes ),* ],
             };
 
-            /// The cache table of this endpoint.
+            /// The cache table of this endpoint, with its secondary indexes.
             pub fn #table_fn() -> EndpointTable<#key, #row> {
-                EndpointTable::new(#decl.name)
+                EndpointTable::with_indexes(#decl.name, #decl.indexes)
             }
         });
         apis.push(quote!(Arc::new(TypedEndpoint::<#key, #row>::new(store.clone(), #decl))));
-        tables.push(quote!(#table_fn().table_name().to_string()));
+        tables.push(quote!(#table_fn().table_names()));
     }
     // Import only what is used, so the crate builds without warnings.
     let uses_key_aliases = p
@@ -66,9 +71,9 @@ pub fn endpoints_file(p: &Pipeline, names: &Names) -> TokenStream {
             Vec::from([ #( #apis as Arc<dyn EndpointApi> ),* ])
         }
 
-        /// The redb tables the endpoints read.
+        /// The redb tables the endpoints read: rows and secondary indexes.
         pub fn table_names() -> Vec<String> {
-            Vec::from([ #( #tables ),* ])
+            Vec::<Vec<String>>::from([ #( #tables ),* ]).concat()
         }
     }
 }

@@ -174,9 +174,51 @@ pub struct EndpointIndex {
     /// Columns of the primary key, in order.
     #[serde(default)]
     pub primary_key: Vec<String>,
-    /// Dozer's secondary index options: accepted and kept for later.
+    /// Secondary indexes (Dozer's format). Without it, every column of an indexable type
+    /// gets a single-column index.
     #[serde(default)]
-    pub secondary: Option<serde_norway::Value>,
+    pub secondary: Option<SecondaryIndexes>,
+}
+
+/// `index.secondary`: which default indexes to skip and which indexes to add.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondaryIndexes {
+    /// Columns that get no default single-column index.
+    #[serde(default)]
+    pub skip_default: Vec<String>,
+    /// Indexes declared in addition to the defaults.
+    #[serde(default)]
+    pub create: Vec<CreateIndex>,
+}
+
+/// One entry of `index.secondary.create`: `- index: !SortedInverted { fields: [...] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIndex {
+    pub index: IndexKind,
+}
+
+/// The kind of a declared index, chosen by its YAML tag.
+#[derive(Debug, Clone, Deserialize)]
+pub enum IndexKind {
+    /// `!SortedInverted`: ordered by `fields`, in order (equality and range filters on a
+    /// prefix of them, and sorting by them).
+    SortedInverted(SortedInvertedIndex),
+    /// `!FullText`: refused when the endpoint is bound (not supported yet).
+    FullText(FullTextIndex),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortedInvertedIndex {
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FullTextIndex {
+    pub field: String,
 }
 
 /// Ports and hosts of the APIs.

@@ -257,6 +257,8 @@ pub struct Endpoint {
     pub name: String,
     pub path: String,
     pub table: Input,
+    /// Secondary indexes of its cache: per index, column numbers of `table` in key order.
+    pub indexes: Vec<Vec<usize>>,
 }
 
 /// The whole bound pipeline.

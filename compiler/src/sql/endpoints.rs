@@ -1,4 +1,5 @@
-//! Resolving endpoints to the tables they serve, and checking their declared primary keys.
+//! Resolving endpoints to the tables they serve, checking their declared primary keys and
+//! resolving their secondary indexes (`super::indexes`).
 
 use crate::config::{LoadedConfig, PathSeg};
 use crate::diagnostics::closest;
@@ -111,10 +112,18 @@ pub fn bind(cfg: &LoadedConfig, pipeline: &Pipeline) -> Result<Vec<Endpoint>, Co
                 }
             }
         }
+        let indexes = super::indexes::resolve(
+            cfg,
+            index,
+            endpoint,
+            pipeline.table_name(table),
+            pipeline.columns(table),
+        )?;
         endpoints.push(Endpoint {
             name: endpoint.name.clone(),
             path: endpoint.path.clone(),
             table,
+            indexes,
         });
     }
     Ok(endpoints)

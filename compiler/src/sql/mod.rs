@@ -11,6 +11,7 @@ mod endpoints;
 mod expr;
 mod forms;
 mod functions;
+mod indexes;
 mod interval;
 mod join;
 mod locate;

@@ -1,10 +1,17 @@
-//! The type-erased view of one endpoint that the REST server (and later gRPC) works with, and
-//! its implementation over a typed cache table.
+//! The type-erased view of one endpoint that the REST server works with, and its
+//! implementation over a typed cache table, with the typed [`TypedEndpoint::page`] and
+//! [`TypedEndpoint::count_matching`] that gRPC serves.
+//!
+//! A query runs the plan [`plan::choose`] picks (a key scan, a full scan with a bounded sort,
+//! or a secondary index) and reports how many rows or index entries it read, so that tests
+//! and operators can see whether an index served it.
 
+use super::cursor::Cursor;
+use super::plan::{self, KeyRange, Plan};
 use super::query::Query;
 use super::sort::TopRows;
 use super::{ApiError, EndpointDecl};
-use crate::cache::{EndpointTable, Store};
+use crate::cache::{EndpointSnapshot, EndpointTable, Store, StoreError};
 use crate::types::{FieldDef, Record, TableKey};
 use std::ops::ControlFlow;
 
@@ -18,18 +25,21 @@ pub trait EndpointApi: Send + Sync + 'static {
     /// The row whose primary key is `id` (comma-separated for a composite key). A 400 if `id`
     /// does not parse as the key's types.
     fn get(&self, id: &str) -> Result<Option<serde_json::Value>, ApiError>;
-    /// The rows matching `query`: filtered, ordered by `$order_by` then primary key, paged.
-    fn query(&self, query: &Query) -> Result<Vec<serde_json::Value>, ApiError>;
-    /// The number of rows matching the query's filter (order and paging do not matter).
-    fn count(&self, query: &Query) -> Result<u64, ApiError>;
+    /// The rows matching `query`: filtered, ordered by `$order_by` then primary key, paged,
+    /// with the cursor of the next page and the rows read.
+    fn query(&self, query: &Query) -> Result<Page<serde_json::Value>, ApiError>;
+    /// The number of rows matching the query's filter (order and paging do not matter), and
+    /// the number of rows or index entries read to count them.
+    fn count(&self, query: &Query) -> Result<(u64, u64), ApiError>;
 }
 
-/// One page of a query's typed rows.
+/// One page of a query's results.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {
     pub rows: Vec<T>,
-    /// Where the next page starts (`$after`), when there may be one.
+    /// The `$after` of the next page: present when the page is full (it may then be empty).
     pub next_cursor: Option<String>,
-    /// Rows read to answer the query.
+    /// Rows, or secondary index entries, read to answer.
     pub scanned: u64,
 }
 
@@ -40,6 +50,98 @@ pub struct TypedEndpoint<K, T> {
     decl: EndpointDecl,
     /// The primary key columns, in key order: what `K::parse_id` needs for their types.
     key_fields: Vec<FieldDef>,
+    /// The columns of each secondary index the table maintains.
+    index_columns: Vec<&'static [usize]>,
+}
+
+/// Rows read (with their primary key bytes) and how many reads it took.
+struct Scan<'s, K, T> {
+    snapshot: &'s EndpointSnapshot<K, T>,
+    scanned: u64,
+}
+
+/// A page being filled: skips `$skip` rows, then keeps rows until `limit`.
+struct PageFill<T> {
+    to_skip: usize,
+    limit: usize,
+    rows: Vec<(Vec<u8>, T)>,
+}
+
+impl<T> PageFill<T> {
+    fn new(query: &Query, limit: usize) -> Self {
+        PageFill {
+            to_skip: query.skip,
+            limit,
+            rows: Vec::new(),
+        }
+    }
+
+    fn offer(&mut self, key: &[u8], row: T) -> ControlFlow<()> {
+        if self.to_skip > 0 {
+            self.to_skip -= 1;
+        } else {
+            self.rows.push((key.to_vec(), row));
+        }
+        if self.rows.len() >= self.limit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+impl<K: TableKey, T: Record> Scan<'_, K, T> {
+    /// Visits rows in primary key order after `after` (key bytes).
+    fn rows(
+        &mut self,
+        after: Option<&[u8]>,
+        mut visit: impl FnMut(&[u8], T) -> ControlFlow<()>,
+    ) -> Result<(), ApiError> {
+        let scanned = &mut self.scanned;
+        self.snapshot.scan_rows(after, |key, row| {
+            *scanned += 1;
+            visit(key, row)
+        })?;
+        Ok(())
+    }
+
+    /// Visits the rows of index `index`'s entries in `range`, in index order. Returns whether
+    /// `visit` stopped the scan.
+    fn index(
+        &mut self,
+        index: usize,
+        range: &KeyRange,
+        mut visit: impl FnMut(&[u8], T) -> ControlFlow<()>,
+    ) -> Result<bool, ApiError> {
+        if range.is_empty() {
+            return Ok(false);
+        }
+        let entries = self
+            .snapshot
+            .index_range(index, &range.lower, range.upper.as_deref())?;
+        for entry in entries {
+            let (key, _) = entry.map_err(StoreError::from)?;
+            self.scanned += 1;
+            let key = key.value();
+            let (_, primary) = self
+                .snapshot
+                .split_index_key(index, key)
+                .ok_or_else(|| ApiError::internal("a secondary index entry is malformed"))?;
+            // The index is written with the rows: a missing row would be a bug, not a match.
+            let Some(row) = self.snapshot.row(primary)? else {
+                continue;
+            };
+            if visit(primary, row).is_break() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The row stored under primary key bytes `key` (read through an index entry: it exists).
+    fn row(&mut self, key: &[u8]) -> Result<Option<T>, ApiError> {
+        Ok(self.snapshot.row(key)?)
+    }
 }
 
 impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
@@ -61,8 +163,10 @@ impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
                     .copied()
             })
             .collect();
+        let table = EndpointTable::with_indexes(decl.name, decl.indexes);
         TypedEndpoint {
-            table: EndpointTable::new(decl.name),
+            index_columns: table.indexes().iter().map(|i| i.columns).collect(),
+            table,
             store,
             decl,
             key_fields,
@@ -78,67 +182,313 @@ impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
         })
     }
 
-    /// Rows in key order, stopping as soon as the page is full: a page of a huge table costs
-    /// the page (plus the skipped and non-matching rows), not the table.
-    fn page_in_key_order(&self, query: &Query, limit: usize) -> Result<Vec<T>, ApiError> {
-        let mut rows = Vec::new();
-        if limit == 0 {
-            return Ok(rows);
-        }
+    /// The plan `query` runs with (for tests and diagnostics).
+    pub(crate) fn plan(&self, query: &Query) -> Plan {
+        plan::choose(query, &self.index_columns)
+    }
+
+    /// The rows matching `query`, in its order, one page: `$limit` rows after `$skip` or after
+    /// the `$after` cursor.
+    pub fn page(&self, query: &Query) -> Result<Page<T>, ApiError> {
+        let limit = query.limit_or_default();
+        let after = self.cursor(query)?;
         let txn = self.store.begin_read()?;
-        let mut to_skip = query.skip;
-        self.table.scan(&txn, |_, row| {
-            if !query.matches(&row) {
-                return ControlFlow::Continue(());
+        let snapshot = self.table.snapshot(&txn)?;
+        let mut scan = Scan {
+            snapshot: &snapshot,
+            scanned: 0,
+        };
+        let rows = if limit == 0 {
+            Vec::new()
+        } else {
+            match self.plan(query) {
+                Plan::KeyOrder => in_key_order(&mut scan, query, after.as_ref(), limit)?,
+                Plan::FullSort => {
+                    let mut top = TopRows::new(query, query.skip.saturating_add(limit));
+                    scan.rows(None, |key, row| {
+                        offer_sorted(&mut top, query, after.as_ref(), key, row);
+                        ControlFlow::Continue(())
+                    })?;
+                    top.into_sorted().into_iter().skip(query.skip).collect()
+                }
+                Plan::IndexFilter { index, ranges } => {
+                    let mut top = TopRows::new(query, query.skip.saturating_add(limit));
+                    for range in &ranges {
+                        scan.index(index, range, |key, row| {
+                            offer_sorted(&mut top, query, after.as_ref(), key, row);
+                            ControlFlow::Continue(())
+                        })?;
+                    }
+                    top.into_sorted().into_iter().skip(query.skip).collect()
+                }
+                Plan::IndexOrder {
+                    index,
+                    prefix,
+                    range,
+                    descending,
+                } => {
+                    let mut fill = PageFill::new(query, limit);
+                    let scan_order = IndexOrder {
+                        index,
+                        prefix: &prefix,
+                        range,
+                    };
+                    if descending {
+                        scan_order.descending(&mut scan, query, after.as_ref(), &mut fill)?;
+                    } else {
+                        scan_order.ascending(&mut scan, query, after.as_ref(), &mut fill)?;
+                    }
+                    fill.rows
+                }
             }
-            if to_skip > 0 {
-                to_skip -= 1;
-                return ControlFlow::Continue(());
+        };
+        crate::metrics::add_rows_scanned(scan.scanned);
+        let next_cursor = match rows.last() {
+            Some((key, row)) if rows.len() >= limit => {
+                Some(Cursor::after_row(query, key, row)?.encode(self.decl.name))
             }
-            rows.push(row);
-            if rows.len() >= limit {
-                ControlFlow::Break(())
+            _ => None,
+        };
+        Ok(Page {
+            rows: rows.into_iter().map(|(_, row)| row).collect(),
+            next_cursor,
+            scanned: scan.scanned,
+        })
+    }
+
+    /// The number of rows matching `query`'s filter, and the rows or index entries read.
+    pub fn count_matching(&self, query: &Query) -> Result<(u64, u64), ApiError> {
+        let txn = self.store.begin_read()?;
+        let snapshot = self.table.snapshot(&txn)?;
+        let Some(filter) = &query.filter else {
+            return Ok((snapshot.len()?, 0));
+        };
+        let mut scan = Scan {
+            snapshot: &snapshot,
+            scanned: 0,
+        };
+        let mut n = 0u64;
+        let mut count = |_: &[u8], row: T| {
+            n += u64::from(filter.matches(&row));
+            ControlFlow::Continue(())
+        };
+        let filter_only = Query {
+            filter: query.filter.clone(),
+            ..Query::default()
+        };
+        match self.plan(&filter_only) {
+            Plan::IndexFilter { index, ranges } => {
+                for range in &ranges {
+                    scan.index(index, range, &mut count)?;
+                }
+            }
+            _ => scan.rows(None, &mut count)?,
+        }
+        crate::metrics::add_rows_scanned(scan.scanned);
+        Ok((n, scan.scanned))
+    }
+
+    /// The decoded `$after` of `query`, checked against it.
+    fn cursor(&self, query: &Query) -> Result<Option<Cursor>, ApiError> {
+        let Some(text) = &query.after else {
+            return Ok(None);
+        };
+        if query.skip > 0 {
+            return Err(ApiError::bad_request(
+                "$after and $skip cannot be combined: the cursor already says where the page starts; drop $skip",
+            ));
+        }
+        let valid_key = |bytes: &[u8]| {
+            postcard::take_from_bytes::<K>(bytes).is_ok_and(|(_, rest)| rest.is_empty())
+        };
+        Cursor::decode(text, self.decl.name, self.decl.fields, query, valid_key).map(Some)
+    }
+}
+
+/// Offers a row read by a full or index range scan to a top-N, if it matches and comes after
+/// the cursor.
+fn offer_sorted<T: Record>(
+    top: &mut TopRows<'_, T>,
+    query: &Query,
+    after: Option<&Cursor>,
+    key: &[u8],
+    row: T,
+) {
+    if !query.matches(&row) {
+        return;
+    }
+    if let Some(cursor) = after {
+        if !cursor.is_before(&query.sort_key(&row), key) {
+            return;
+        }
+    }
+    top.push(key, row);
+}
+
+/// Rows in key order, stopping as soon as the page is full: a page of a huge table costs the
+/// page (plus the skipped and non-matching rows), not the table.
+fn in_key_order<K: TableKey, T: Record>(
+    scan: &mut Scan<'_, K, T>,
+    query: &Query,
+    after: Option<&Cursor>,
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, T)>, ApiError> {
+    let mut fill = PageFill::new(query, limit);
+    scan.rows(after.map(|c| c.key.as_slice()), |key, row| {
+        if query.matches(&row) {
+            fill.offer(key, row)
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    Ok(fill.rows)
+}
+
+/// An ordered scan of an index whose keys are `prefix` (the columns fixed by equalities), the
+/// sort values and the primary key.
+struct IndexOrder<'p> {
+    index: usize,
+    prefix: &'p [u8],
+    range: KeyRange,
+}
+
+impl IndexOrder<'_> {
+    /// The cursor's index key: `prefix`, its sort values, its primary key.
+    fn cursor_key(&self, cursor: &Cursor) -> Vec<u8> {
+        [self.prefix, &cursor.values, &cursor.key].concat()
+    }
+
+    fn ascending<K: TableKey, T: Record>(
+        mut self,
+        scan: &mut Scan<'_, K, T>,
+        query: &Query,
+        after: Option<&Cursor>,
+        fill: &mut PageFill<T>,
+    ) -> Result<(), ApiError> {
+        if let Some(cursor) = after {
+            // The smallest key after the cursor's.
+            let mut lower = self.cursor_key(cursor);
+            lower.push(0);
+            self.range.raise(lower);
+        }
+        scan.index(self.index, &self.range, |key, row| {
+            if query.matches(&row) {
+                fill.offer(key, row)
             } else {
                 ControlFlow::Continue(())
             }
         })?;
-        Ok(rows)
+        Ok(())
     }
 
-    /// Sorting needs every matching row, but only the first `skip + limit` are kept.
-    fn page_sorted(&self, query: &Query, limit: usize) -> Result<Vec<T>, ApiError> {
-        let mut top = TopRows::new(query, query.skip.saturating_add(limit));
-        let txn = self.store.begin_read()?;
-        self.table.scan(&txn, |_, row| {
+    /// Descending sort values, but rows tying on them in ascending primary key order (as the
+    /// unindexed sort has them): walk the index backwards, holding each group of entries with
+    /// equal sort values and emitting it reversed. A group larger than [`GROUP_BUFFER`] is
+    /// read forwards instead, so memory stays bounded whatever the ties.
+    fn descending<K: TableKey, T: Record>(
+        self,
+        scan: &mut Scan<'_, K, T>,
+        query: &Query,
+        after: Option<&Cursor>,
+        fill: &mut PageFill<T>,
+    ) -> Result<(), ApiError> {
+        let mut visit = |key: &[u8], row: T| {
             if query.matches(&row) {
-                top.push(row);
+                fill.offer(key, row)
+            } else {
+                ControlFlow::Continue(())
             }
-            ControlFlow::Continue(())
-        })?;
-        Ok(top.into_sorted().into_iter().skip(query.skip).collect())
+        };
+        let lower = self.range.lower.clone();
+        let mut upper = self.range.upper.clone();
+        // The part of one group in the range, forwards, from `first` if given.
+        let group_range = |group: &[u8], first: Option<Vec<u8>>, upper: &Option<Vec<u8>>| {
+            let mut range = KeyRange::prefixed(group.to_vec());
+            range.raise(lower.clone());
+            if let Some(first) = first {
+                range.raise(first);
+            }
+            range.cap(upper.clone());
+            range
+        };
+        if let Some(cursor) = after {
+            // The rest of the cursor's group, then the groups before it.
+            let group = [self.prefix, &cursor.values].concat();
+            let mut first = self.cursor_key(cursor);
+            first.push(0);
+            if scan.index(
+                self.index,
+                &group_range(&group, Some(first), &upper),
+                &mut visit,
+            )? {
+                return Ok(());
+            }
+            if upper.as_ref().is_none_or(|u| group < *u) {
+                upper = Some(group);
+            }
+        }
+        'walk: loop {
+            if upper.as_ref().is_some_and(|u| *u <= lower) {
+                return Ok(());
+            }
+            let entries = scan
+                .snapshot
+                .index_range(self.index, &lower, upper.as_deref())?
+                .rev();
+            let mut group: Vec<u8> = Vec::new();
+            let mut held: Vec<Vec<u8>> = Vec::new();
+            for entry in entries {
+                let (key, _) = entry.map_err(StoreError::from)?;
+                scan.scanned += 1;
+                let (values, primary) = scan
+                    .snapshot
+                    .split_index_key(self.index, key.value())
+                    .ok_or_else(|| ApiError::internal("a secondary index entry is malformed"))?;
+                if values != group.as_slice() {
+                    if emit_reversed(scan, &mut held, &mut visit)? {
+                        return Ok(());
+                    }
+                    group = values.to_vec();
+                }
+                if held.len() == GROUP_BUFFER {
+                    // A big group: read it forwards, then go on below it.
+                    held.clear();
+                    if scan.index(self.index, &group_range(&group, None, &upper), &mut visit)? {
+                        return Ok(());
+                    }
+                    upper = Some(group);
+                    continue 'walk;
+                }
+                held.push(primary.to_vec());
+            }
+            emit_reversed(scan, &mut held, &mut visit)?;
+            return Ok(());
+        }
     }
 }
 
-impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
-    /// The typed rows matching `query` (what [`EndpointApi::query`] serializes).
-    pub fn page(&self, query: &Query) -> Result<Page<T>, ApiError> {
-        let limit = query.limit_or_default();
-        let rows = if query.order_by.is_empty() {
-            self.page_in_key_order(query, limit)?
-        } else {
-            self.page_sorted(query, limit)?
-        };
-        Ok(Page {
-            rows,
-            next_cursor: None,
-            scanned: 0,
-        })
-    }
+/// Entries of one group a descending scan holds before reading the group forwards instead.
+#[cfg(not(test))]
+const GROUP_BUFFER: usize = 256;
+/// Small in tests, so that randomized tests take both paths.
+#[cfg(test)]
+const GROUP_BUFFER: usize = 4;
 
-    /// The number of rows matching the query's filter, and the rows read to count them.
-    pub fn count_matching(&self, query: &Query) -> Result<(u64, u64), ApiError> {
-        Ok((EndpointApi::count(self, query)?, 0))
+/// Visits the rows of `held` (primary keys read backwards) in ascending key order, emptying
+/// it. Returns whether `visit` stopped.
+fn emit_reversed<K: TableKey, T: Record>(
+    scan: &mut Scan<'_, K, T>,
+    held: &mut Vec<Vec<u8>>,
+    visit: &mut impl FnMut(&[u8], T) -> ControlFlow<()>,
+) -> Result<bool, ApiError> {
+    for key in held.drain(..).rev() {
+        if let Some(row) = scan.row(&key)? {
+            if visit(&key, row).is_break() {
+                return Ok(true);
+            }
+        }
     }
+    Ok(false)
 }
 
 impl<K: TableKey, T: Record> EndpointApi for TypedEndpoint<K, T> {
@@ -163,27 +513,21 @@ impl<K: TableKey, T: Record> EndpointApi for TypedEndpoint<K, T> {
             .transpose()
     }
 
-    fn query(&self, query: &Query) -> Result<Vec<serde_json::Value>, ApiError> {
-        let limit = query.limit_or_default();
-        let rows = if query.order_by.is_empty() {
-            self.page_in_key_order(query, limit)?
-        } else {
-            self.page_sorted(query, limit)?
-        };
-        rows.iter().map(|row| self.to_json(row)).collect()
+    fn query(&self, query: &Query) -> Result<Page<serde_json::Value>, ApiError> {
+        let page = self.page(query)?;
+        Ok(Page {
+            rows: page
+                .rows
+                .iter()
+                .map(|row| self.to_json(row))
+                .collect::<Result<_, _>>()?,
+            next_cursor: page.next_cursor,
+            scanned: page.scanned,
+        })
     }
 
-    fn count(&self, query: &Query) -> Result<u64, ApiError> {
-        let txn = self.store.begin_read()?;
-        let Some(filter) = &query.filter else {
-            return Ok(self.table.len(&txn)?);
-        };
-        let mut n = 0u64;
-        self.table.scan(&txn, |_, row| {
-            n += u64::from(filter.matches(&row));
-            ControlFlow::Continue(())
-        })?;
-        Ok(n)
+    fn count(&self, query: &Query) -> Result<(u64, u64), ApiError> {
+        self.count_matching(query)
     }
 }
 
@@ -197,8 +541,8 @@ mod tests {
         TypedEndpoint::new(store_with_rows(dir, &sample_rows()), DECL)
     }
 
-    fn ns(rows: Vec<serde_json::Value>) -> Vec<i64> {
-        rows.iter().map(|r| r["n"].as_i64().unwrap()).collect()
+    fn ns(page: Page<serde_json::Value>) -> Vec<i64> {
+        page.rows.iter().map(|r| r["n"].as_i64().unwrap()).collect()
     }
 
     fn query(json: serde_json::Value) -> Query {
@@ -272,10 +616,11 @@ mod tests {
     fn counts_only_filter_matches() {
         let dir = tempfile::tempdir().unwrap();
         let ep = endpoint(dir.path());
-        assert_eq!(ep.count(&query(json!({"$limit": 1}))).unwrap(), 4);
+        assert_eq!(ep.count(&query(json!({"$limit": 1}))).unwrap().0, 4);
         assert_eq!(
             ep.count(&query(json!({"$filter": {"Total": 20}, "$limit": 1})))
-                .unwrap(),
+                .unwrap()
+                .0,
             2
         );
     }

@@ -44,6 +44,8 @@ pub const DECL: EndpointDecl = EndpointDecl {
     table_name: "sales_by_country",
     fields: Row::FIELDS,
     primary_key: &["Country"],
+    // Total and n alone, and Country then Total (composite).
+    indexes: &[&[1], &[2], &[0, 1]],
 };
 
 pub type Key = (Option<String>,);
@@ -51,10 +53,8 @@ pub type Key = (Option<String>,);
 /// A store in `dir` holding one row per country, written like the pipeline does.
 pub fn store_with_rows(dir: &std::path::Path, rows: &[Row]) -> Store {
     let store = Store::open(&dir.join("cache.redb")).unwrap();
-    let table = EndpointTable::<Key, Row>::new(DECL.name);
-    store
-        .create_tables(&[table.table_name().to_string()])
-        .unwrap();
+    let table = EndpointTable::<Key, Row>::with_indexes(DECL.name, DECL.indexes);
+    store.create_tables(&table.table_names()).unwrap();
     let txn = store.begin_write().unwrap();
     let changes: Vec<Delta<Key, Row>> = rows
         .iter()

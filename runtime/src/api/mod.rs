@@ -1,12 +1,17 @@
 //! The APIs over the cache: REST (axum) with Dozer's routes and query language, and the
-//! OpenAPI document. gRPC comes later and will share [`EndpointApi`].
+//! OpenAPI document. gRPC serves the typed [`TypedEndpoint::page`] and
+//! [`TypedEndpoint::count_matching`].
 
+mod cursor;
 mod endpoint;
 mod error;
 mod filter;
 #[cfg(test)]
 pub(crate) mod fixtures;
+#[cfg(test)]
+mod index_tests;
 mod openapi;
+mod plan;
 mod position;
 mod query;
 mod rest;
@@ -18,7 +23,7 @@ pub use endpoint::{EndpointApi, Page, TypedEndpoint};
 pub use error::ApiError;
 pub use position::{POSITION_HEADER, WAIT_FOR_HEADER, WAIT_TIMEOUT_HEADER};
 pub use query::{CmpOp, Filter, OrderBy, Query, DEFAULT_LIMIT, MAX_LIMIT};
-pub use rest::{bind, router, serve, ApiState};
+pub use rest::{bind, router, serve, ApiState, NEXT_CURSOR_HEADER, ROWS_SCANNED_HEADER};
 
 use crate::types::FieldDef;
 
@@ -35,4 +40,7 @@ pub struct EndpointDecl {
     pub fields: &'static [FieldDef],
     /// Names of the primary key columns (empty when the key is a hidden record id).
     pub primary_key: &'static [&'static str],
+    /// Secondary indexes: per index, its columns (indexes into `fields`) in key order.
+    /// `endpoints[].index.secondary` in the config; by default one per indexable column.
+    pub indexes: &'static [&'static [usize]],
 }

@@ -4,6 +4,7 @@
 
 use super::position::POSITION_HEADER;
 use super::query::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::rest::{NEXT_CURSOR_HEADER, ROWS_SCANNED_HEADER};
 use super::{EndpointApi, EndpointDecl};
 use crate::types::{FieldDef, FieldType};
 use serde_json::{json, Map, Value};
@@ -37,7 +38,11 @@ pub fn document(app_name: &str, endpoints: &[Arc<dyn EndpointApi>]) -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "headers": { "Position": { "description": "Commits and Postgres positions reflected by the response (at least), e.g. `42 pg=0/1A2B3C40`.", "schema": { "type": "string" } } },
+            "headers": {
+                "Position": { "description": "Commits and Postgres positions reflected by the response (at least), e.g. `42 pg=0/1A2B3C40`.", "schema": { "type": "string" } },
+                "RowsScanned": { "description": "Rows, or secondary index entries, read to answer: far below the table's size when an index served the request.", "schema": { "type": "integer", "minimum": 0 } },
+                "NextCursor": { "description": "Present when the page is full: send it as `$after` (or `?after=`) with the same `$filter` and `$order_by` for the next page. Opaque.", "schema": { "type": "string" } },
+            },
             "responses": {
                 "BadRequest": error_response("The request is malformed; the message names the bad part."),
                 "NotFound": error_response("No such record."),
@@ -87,6 +92,17 @@ fn ok(description: &str, schema: Value) -> Value {
         "headers": { POSITION_HEADER.as_str(): { "$ref": "#/components/headers/Position" } },
         "content": { "application/json": { "schema": schema } },
     })
+}
+
+/// A 200 response that reports the rows scanned, and (for a page) the next cursor.
+fn ok_scanned(description: &str, schema: Value, paged: bool) -> Value {
+    let mut response = ok(description, schema);
+    let headers = &mut response["headers"];
+    headers[ROWS_SCANNED_HEADER.as_str()] = json!({ "$ref": "#/components/headers/RowsScanned" });
+    if paged {
+        headers[NEXT_CURSOR_HEADER.as_str()] = json!({ "$ref": "#/components/headers/NextCursor" });
+    }
+    response
 }
 
 fn health_path() -> Value {
@@ -203,6 +219,10 @@ fn query_schema(decl: &EndpointDecl, name: &str) -> Value {
             },
             "$limit": { "type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT },
             "$skip": { "type": "integer", "minimum": 0, "default": 0 },
+            "$after": {
+                "type": "string",
+                "description": "The `x-dozer-next-cursor` of the previous page: the page starts right after its last row, however rows changed in between. Needs the same `$order_by`; cannot be combined with `$skip`.",
+            },
         },
     })
 }
@@ -230,8 +250,10 @@ fn endpoint_paths(decl: &EndpointDecl, name: &str, paths: &mut Map<String, Value
         json!({ "get": {
             "operationId": format!("list_{endpoint}"),
             "summary": format!("The first records of `{endpoint}`, in primary key order"),
-            "parameters": [paging("limit", DEFAULT_LIMIT), paging("skip", 0)],
-            "responses": { "200": ok("Records", rows.clone()), "400": bad_request },
+            "parameters": [paging("limit", DEFAULT_LIMIT), paging("skip", 0),
+                { "name": "after", "in": "query", "required": false, "schema": { "type": "string" },
+                  "description": "The `x-dozer-next-cursor` of the previous page" }],
+            "responses": { "200": ok_scanned("Records", rows.clone(), true), "400": bad_request },
         }}),
     );
     paths.insert(format!("{base}/{{id}}"), json!({ "get": {
@@ -248,14 +270,14 @@ fn endpoint_paths(decl: &EndpointDecl, name: &str, paths: &mut Map<String, Value
             "operationId": format!("query_{endpoint}"),
             "summary": format!("Records of `{endpoint}` matching a query"),
             "requestBody": body,
-            "responses": { "200": ok("Records", rows), "400": bad_request },
+            "responses": { "200": ok_scanned("Records", rows, true), "400": bad_request },
         }}),
     );
     paths.insert(format!("{base}/count"), json!({ "post": {
         "operationId": format!("count_{endpoint}"),
         "summary": format!("The number of records of `{endpoint}` matching a query's filter"),
         "requestBody": body,
-        "responses": { "200": ok("Count", json!({ "type": "integer", "minimum": 0 })), "400": bad_request },
+        "responses": { "200": ok_scanned("Count", json!({ "type": "integer", "minimum": 0 }), false), "400": bad_request },
     }}));
 }
 

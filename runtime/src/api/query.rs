@@ -1,4 +1,5 @@
-//! Dozer's query language: `{"$filter": …, "$order_by": …, "$limit": n, "$skip": n}`, parsed
+//! Dozer's query language: `{"$filter": …, "$order_by": …, "$limit": n, "$skip": n}` plus
+//! `"$after": cursor` for stable pagination, parsed
 //! and validated against an endpoint's columns before any row is read, and the ordering of
 //! results (`$order_by`, then primary key order).
 
@@ -21,6 +22,8 @@ pub struct Query {
     /// `None`: [`DEFAULT_LIMIT`]. Never above [`MAX_LIMIT`].
     pub limit: Option<usize>,
     pub skip: usize,
+    /// `$after`: the cursor of the previous page (decoded by the endpoint, which knows its key).
+    pub after: Option<String>,
 }
 
 /// One `$order_by` entry.
@@ -50,7 +53,7 @@ impl Query {
             Json::Object(map) => map,
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "the query must be a JSON object with keys $filter, $order_by, $limit, $skip; found {}",
+                    "the query must be a JSON object with keys $filter, $order_by, $limit, $skip, $after; found {}",
                     show(other)
                 )))
             }
@@ -59,14 +62,23 @@ impl Query {
         for (key, value) in map {
             match key.as_str() {
                 // `null` means "not given", for clients that always send every key.
-                "$filter" | "$order_by" | "$limit" | "$skip" if value.is_null() => {}
+                "$filter" | "$order_by" | "$limit" | "$skip" | "$after" if value.is_null() => {}
                 "$filter" => query.filter = Some(Filter::parse(value, fields)?),
                 "$order_by" => query.order_by = parse_order_by(value, fields)?,
                 "$limit" => query.limit = Some(check_limit(count(value, "$limit")?, "$limit")?),
                 "$skip" => query.skip = count(value, "$skip")?,
+                "$after" => match value {
+                    Json::String(cursor) => query.after = Some(cursor.clone()),
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "$after: expected the cursor string of a previous response's x-dozer-next-cursor header, found {}",
+                            show(other)
+                        )))
+                    }
+                },
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "unknown key `{other}` in query; expected $filter, $order_by, $limit, $skip"
+                        "unknown key `{other}` in query; expected $filter, $order_by, $limit, $skip, $after"
                     )))
                 }
             }
@@ -106,7 +118,7 @@ impl Query {
 pub fn check_limit(limit: usize, what: &str) -> Result<usize, ApiError> {
     if limit > MAX_LIMIT {
         return Err(ApiError::bad_request(format!(
-            "{what}: {limit} is above the maximum of {MAX_LIMIT} rows per request; page through results with $skip"
+            "{what}: {limit} is above the maximum of {MAX_LIMIT} rows per request; page through results with $after (or $skip)"
         )));
     }
     Ok(limit)
@@ -300,19 +312,23 @@ mod tests {
     fn errors_name_the_bad_part() {
         assert_eq!(
             error(json!({"$limt": null})),
-            "unknown key `$limt` in query; expected $filter, $order_by, $limit, $skip"
+            "unknown key `$limt` in query; expected $filter, $order_by, $limit, $skip, $after"
         );
         assert_eq!(
             error(json!([1])),
-            "the query must be a JSON object with keys $filter, $order_by, $limit, $skip; found [1]"
+            "the query must be a JSON object with keys $filter, $order_by, $limit, $skip, $after; found [1]"
         );
         assert_eq!(
             error(json!({"$limit": 10001})),
-            "$limit: 10001 is above the maximum of 10000 rows per request; page through results with $skip"
+            "$limit: 10001 is above the maximum of 10000 rows per request; page through results with $after (or $skip)"
         );
         assert_eq!(
             error(json!({"$limit": -1})),
             "$limit: expected a non-negative integer, found -1"
+        );
+        assert_eq!(
+            error(json!({"$after": 3})),
+            "$after: expected the cursor string of a previous response's x-dozer-next-cursor header, found 3"
         );
         assert_eq!(
             error(json!({"$skip": "3"})),

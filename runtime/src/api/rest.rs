@@ -7,15 +7,16 @@
 
 use super::position::{position_layer, Positions};
 use super::query::{check_limit, Query};
-use super::{openapi, ApiError, EndpointApi};
+use super::{openapi, ApiError, EndpointApi, Page};
 use crate::cache::Store;
 use crate::sources::{format_lsn, LsnProgress};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -35,6 +36,12 @@ pub struct ApiState {
 }
 
 type Endpoint = Arc<dyn EndpointApi>;
+
+/// On query, count and list responses: the rows (or secondary index entries) read to answer,
+/// which shows whether an index served the request.
+pub const ROWS_SCANNED_HEADER: HeaderName = HeaderName::from_static("x-dozer-rows-scanned");
+/// On query and list responses whose page is full: the `$after` of the next page.
+pub const NEXT_CURSOR_HEADER: HeaderName = HeaderName::from_static("x-dozer-next-cursor");
 
 /// The REST API. Per endpoint with `path` `/p`: `GET /p` (first page, `?limit=&skip=`),
 /// `GET /p/{id}`, `POST /p/query` and `POST /p/count` (body: the query language).
@@ -163,25 +170,51 @@ async fn list_endpoints(State(state): State<ApiState>) -> Json<Value> {
         .iter()
         .map(|e| {
             let d = e.decl();
+            let indexes: Vec<Vec<&str>> = d
+                .indexes
+                .iter()
+                .map(|columns| {
+                    columns
+                        .iter()
+                        .filter_map(|&c| d.fields.get(c).map(|f| f.name))
+                        .collect()
+                })
+                .collect();
             json!({
                 "name": d.name,
                 "path": d.path,
                 "table_name": d.table_name,
                 "primary_key": d.primary_key,
                 "fields": d.fields,
+                "indexes": indexes,
             })
         })
         .collect();
     Json(Value::Array(endpoints))
 }
 
-async fn list_records(State(endpoint): State<Endpoint>, uri: Uri) -> Result<Json<Value>, ApiError> {
+async fn list_records(State(endpoint): State<Endpoint>, uri: Uri) -> Result<Response, ApiError> {
     let query = list_params(&uri)?;
-    let rows = blocking(move || endpoint.query(&query)).await?;
-    Ok(Json(Value::Array(rows)))
+    let page = blocking(move || endpoint.query(&query)).await?;
+    Ok(page_response(page))
 }
 
-/// `?limit=&skip=` of `GET /p`: anything else is a 400 rather than silently ignored.
+/// A page as Dozer's JSON array of rows, its cursor and scan count in headers.
+fn page_response(page: Page<Value>) -> Response {
+    let mut response = Json(Value::Array(page.rows)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(ROWS_SCANNED_HEADER, HeaderValue::from(page.scanned));
+    // Cursors are base64url: always a valid header value.
+    if let Some(cursor) = page
+        .next_cursor
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        headers.insert(NEXT_CURSOR_HEADER, cursor);
+    }
+    response
+}
+
+/// `?limit=&skip=&after=` of `GET /p`: anything else is a 400 rather than silently ignored.
 fn list_params(uri: &Uri) -> Result<Query, ApiError> {
     let params = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
         .map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))?;
@@ -197,9 +230,10 @@ fn list_params(uri: &Uri) -> Result<Query, ApiError> {
         match name.as_str() {
             "limit" => query.limit = Some(check_limit(number()?, "limit")?),
             "skip" => query.skip = number()?,
+            "after" => query.after = Some(value),
             _ => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown query parameter `{name}`; expected limit, skip (use POST {}/query to filter)",
+                    "unknown query parameter `{name}`; expected limit, skip, after (use POST {}/query to filter)",
                     uri.path().trim_end_matches('/')
                 )))
             }
@@ -224,20 +258,24 @@ async fn query_records(
     State(endpoint): State<Endpoint>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let query = body_query(&endpoint, &headers, body)?;
-    let rows = blocking(move || endpoint.query(&query)).await?;
-    Ok(Json(Value::Array(rows)))
+    let page = blocking(move || endpoint.query(&query)).await?;
+    Ok(page_response(page))
 }
 
 async fn count_records(
     State(endpoint): State<Endpoint>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let query = body_query(&endpoint, &headers, body)?;
-    let count = blocking(move || endpoint.count(&query)).await?;
-    Ok(Json(Value::from(count)))
+    let (count, scanned) = blocking(move || endpoint.count(&query)).await?;
+    Ok((
+        [(ROWS_SCANNED_HEADER, HeaderValue::from(scanned))],
+        Json(Value::from(count)),
+    )
+        .into_response())
 }
 
 /// Decodes a query body. An empty body needs no content type (`curl -X POST .../query`). A

@@ -4,15 +4,18 @@ use super::query::Query;
 use crate::types::{Record, Value};
 use std::cmp::Ordering;
 
-/// Collects the first `keep` rows in `$order_by` order from rows visited in primary key order,
-/// holding O(`keep`) rows instead of the whole table. Each row's arrival number breaks ties, so
-/// the order is total: unstable sorts give exactly the stable result (ties in key order).
+/// Collects the first `keep` rows in `$order_by` order, then primary key byte order, holding
+/// O(`keep`) rows instead of the whole table. The order is total (primary keys are unique),
+/// so unstable sorts give exactly the stable result, whatever order rows arrive in: a full
+/// scan (key order) and an index range scan (index order) keep the same rows.
 pub struct TopRows<'q, T> {
     query: &'q Query,
     keep: usize,
-    rows: Vec<(Vec<Value>, u64, T)>,
-    seen: u64,
+    rows: Vec<Entry<T>>,
 }
+
+/// A row with its sort values and primary key bytes.
+type Entry<T> = (Vec<Value>, Vec<u8>, T);
 
 impl<'q, T: Record> TopRows<'q, T> {
     pub fn new(query: &'q Query, keep: usize) -> Self {
@@ -20,16 +23,16 @@ impl<'q, T: Record> TopRows<'q, T> {
             query,
             keep,
             rows: Vec::new(),
-            seen: 0,
         }
     }
 
-    pub fn push(&mut self, row: T) {
+    /// Offers `row`, stored under primary key bytes `key`.
+    pub fn push(&mut self, key: &[u8], row: T) {
         if self.keep == 0 {
             return;
         }
-        self.rows.push((self.query.sort_key(&row), self.seen, row));
-        self.seen += 1;
+        self.rows
+            .push((self.query.sort_key(&row), key.to_vec(), row));
         // Prune to `keep` once twice as many are held: amortised O(1) per row.
         if self.rows.len() >= self.keep.saturating_mul(2).max(64) {
             let query = self.query;
@@ -39,17 +42,20 @@ impl<'q, T: Record> TopRows<'q, T> {
         }
     }
 
-    /// The kept rows, sorted.
-    pub fn into_sorted(mut self) -> Vec<T> {
+    /// The kept rows with their primary key bytes, sorted.
+    pub fn into_sorted(mut self) -> Vec<(Vec<u8>, T)> {
         let query = self.query;
         self.rows.sort_unstable_by(|a, b| cmp_entry(query, a, b));
         self.rows.truncate(self.keep);
-        self.rows.into_iter().map(|(_, _, row)| row).collect()
+        self.rows
+            .into_iter()
+            .map(|(_, key, row)| (key, row))
+            .collect()
     }
 }
 
-fn cmp_entry<T>(query: &Query, a: &(Vec<Value>, u64, T), b: &(Vec<Value>, u64, T)) -> Ordering {
-    query.cmp_keys(&a.0, &b.0).then(a.1.cmp(&b.1))
+fn cmp_entry<T>(query: &Query, a: &Entry<T>, b: &Entry<T>) -> Ordering {
+    query.cmp_keys(&a.0, &b.0).then_with(|| a.1.cmp(&b.1))
 }
 
 #[cfg(test)]
@@ -65,8 +71,10 @@ mod tests {
     fn sorted(query: Json, rows: Vec<Row>, keep: usize) -> Vec<i64> {
         let q = parse(query);
         let mut top = TopRows::new(&q, keep);
-        rows.into_iter().for_each(|r| top.push(r));
-        top.into_sorted().into_iter().map(|r| r.n).collect()
+        for (i, r) in rows.into_iter().enumerate() {
+            top.push(&(i as u64).to_be_bytes(), r);
+        }
+        top.into_sorted().into_iter().map(|(_, r)| r.n).collect()
     }
 
     #[test]

@@ -34,7 +34,14 @@ fn server() -> Server {
 struct Reply {
     status: StatusCode,
     position: Option<String>,
+    headers: axum::http::HeaderMap,
     body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
 }
 
 impl Server {
@@ -45,6 +52,7 @@ impl Server {
             .headers()
             .get("x-dozer-position")
             .map(|v| v.to_str().unwrap().to_string());
+        let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();
@@ -53,6 +61,7 @@ impl Server {
         Reply {
             status,
             position,
+            headers,
             body,
         }
     }
@@ -139,6 +148,78 @@ async fn queries_and_counts() {
 }
 
 #[tokio::test]
+async fn pages_carry_a_cursor_and_the_rows_read() {
+    let s = server();
+    // Ordered by an indexed column: the page is read from the index.
+    let first = s
+        .post(
+            "/sales/query",
+            r#"{"$order_by": {"n": "desc"}, "$limit": 2}"#,
+        )
+        .await;
+    assert_eq!(ns(&first.body), [4, 3]);
+    // Two index entries, and the next one (read backwards, a group of ties ends only there).
+    assert_eq!(first.header("x-dozer-rows-scanned"), Some("3"));
+    let cursor = first.header("x-dozer-next-cursor").unwrap().to_string();
+    let body = format!(r#"{{"$order_by": {{"n": "desc"}}, "$limit": 2, "$after": "{cursor}"}}"#);
+    let second = s.post("/sales/query", &body).await;
+    assert_eq!(ns(&second.body), [2, 1]);
+    let cursor = second.header("x-dozer-next-cursor").unwrap().to_string();
+    let body = format!(r#"{{"$order_by": {{"n": "desc"}}, "$limit": 2, "$after": "{cursor}"}}"#);
+    let last = s.post("/sales/query", &body).await;
+    assert_eq!(
+        (ns(&last.body), last.header("x-dozer-next-cursor")),
+        (vec![], None)
+    );
+
+    // Lists page with `?after=` too.
+    let list = s.get("/sales?limit=3").await;
+    assert_eq!(list.header("x-dozer-rows-scanned"), Some("3"));
+    let cursor = list.header("x-dozer-next-cursor").unwrap().to_string();
+    assert_eq!(
+        ns(&s.get(&format!("/sales?limit=3&after={cursor}")).await.body),
+        [1]
+    );
+
+    let count = s
+        .post("/sales/count", r#"{"$filter": {"n": {"$gt": 2}}}"#)
+        .await;
+    assert_eq!(count.body, json!(2));
+    assert_eq!(count.header("x-dozer-rows-scanned"), Some("2"));
+
+    let wrong_order = format!(r#"{{"$order_by": {{"n": "asc"}}, "$after": "{cursor}"}}"#);
+    let e = s
+        .error(
+            s.post("/sales/query", &wrong_order).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert!(e.starts_with("$after: this cursor continues a query with $order_by (none: primary key order), but this query has $order_by {\"n\": \"asc\"}"), "{e}");
+    let with_skip = format!(r#"{{"$skip": 1, "$after": "{cursor}"}}"#);
+    let e = s
+        .error(
+            s.post("/sales/query", &with_skip).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert!(e.starts_with("$after and $skip cannot be combined"), "{e}");
+    let e = s
+        .error(
+            s.post("/sales/query", r#"{"$after": "xyz"}"#).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert!(
+        e.starts_with("$after: `xyz` is not a cursor of endpoint `sales`"),
+        "{e}"
+    );
+    let e = s
+        .error(s.get("/sales?after=%21").await, StatusCode::BAD_REQUEST)
+        .await;
+    assert!(e.starts_with("$after: `!` is not a cursor"), "{e}");
+}
+
+#[tokio::test]
 async fn bad_requests_name_the_bad_part() {
     let s = server();
     let e = s
@@ -176,7 +257,7 @@ async fn bad_requests_name_the_bad_part() {
         .await;
     assert_eq!(
         e,
-        "unknown key `$limt` in query; expected $filter, $order_by, $limit, $skip"
+        "unknown key `$limt` in query; expected $filter, $order_by, $limit, $skip, $after"
     );
     let e = s
         .error(s.get("/sales?limit=10001").await, StatusCode::BAD_REQUEST)
@@ -194,7 +275,7 @@ async fn bad_requests_name_the_bad_part() {
         .await;
     assert_eq!(
         e,
-        "unknown query parameter `filter`; expected limit, skip (use POST /sales/query to filter)"
+        "unknown query parameter `filter`; expected limit, skip, after (use POST /sales/query to filter)"
     );
 
     let form = Request::post("/sales/query")
@@ -260,6 +341,7 @@ async fn describes_itself() {
                 {"name": "Total", "type": "Decimal", "nullable": false},
                 {"name": "n", "type": "Int", "nullable": false},
             ],
+            "indexes": [["Total"], ["n"], ["Country", "Total"]],
         }])
     );
     let doc = s.get("/openapi.json").await;
@@ -283,6 +365,19 @@ async fn describes_itself() {
     let query = &doc.body["components"]["schemas"]["salesQuery"]["properties"];
     assert_eq!(query["$limit"]["maximum"], 10_000);
     assert_eq!(query["$filter"]["$ref"], "#/components/schemas/salesFilter");
+    assert_eq!(query["$after"]["type"], "string");
+    let headers = &doc.body["paths"]["/sales/query"]["post"]["responses"]["200"]["headers"];
+    assert_eq!(
+        headers["x-dozer-next-cursor"]["$ref"],
+        "#/components/headers/NextCursor"
+    );
+    assert_eq!(
+        headers["x-dozer-rows-scanned"]["$ref"],
+        "#/components/headers/RowsScanned"
+    );
+    let count = &doc.body["paths"]["/sales/count"]["post"]["responses"]["200"]["headers"];
+    assert!(count["x-dozer-rows-scanned"].is_object() && count["x-dozer-next-cursor"].is_null());
+    assert!(doc.body["components"]["headers"]["NextCursor"].is_object());
 }
 
 #[tokio::test]

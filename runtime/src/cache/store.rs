@@ -28,6 +28,8 @@ pub enum StoreError {
     Redb(#[from] redb::Error),
     #[error("cache encoding: {0}")]
     Encoding(#[from] postcard::Error),
+    #[error("cache index: {0}")]
+    Index(#[from] super::index_key::UnindexableValue),
     #[error("restoring operator state: {0}")]
     State(String),
     #[error("cannot create {path}: {source}")]

@@ -11,11 +11,12 @@ pub const COUNTRY_STATS: EndpointDecl = EndpointDecl {
     table_name: "country_stats",
     fields: CountryStatsRow::FIELDS,
     primary_key: &["Country"],
+    indexes: &[&[0], &[1], &[2], &[3], &[4], &[5], &[6], &[7], &[8], &[9], &[10], &[11]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn country_stats_table() -> EndpointTable<CountryStatsKey, CountryStatsRow> {
-    EndpointTable::new(COUNTRY_STATS.name)
+    EndpointTable::with_indexes(COUNTRY_STATS.name, COUNTRY_STATS.indexes)
 }
 
 /// `/customer_discounts`: serves `customer_discounts`.
@@ -25,14 +26,15 @@ pub const CUSTOMER_DISCOUNTS: EndpointDecl = EndpointDecl {
     table_name: "customer_discounts",
     fields: CustomerDiscountsRow::FIELDS,
     primary_key: &["Country", "CustomerID"],
+    indexes: &[&[0], &[1], &[2]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn customer_discounts_table() -> EndpointTable<
     CustomerDiscountsKey,
     CustomerDiscountsRow,
 > {
-    EndpointTable::new(CUSTOMER_DISCOUNTS.name)
+    EndpointTable::with_indexes(CUSTOMER_DISCOUNTS.name, CUSTOMER_DISCOUNTS.indexes)
 }
 
 /// `/totals`: serves `totals`.
@@ -42,11 +44,12 @@ pub const TOTALS: EndpointDecl = EndpointDecl {
     table_name: "totals",
     fields: TotalsRow::FIELDS,
     primary_key: &[],
+    indexes: &[&[0], &[1]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn totals_table() -> EndpointTable<TotalsKey, TotalsRow> {
-    EndpointTable::new(TOTALS.name)
+    EndpointTable::with_indexes(TOTALS.name, TOTALS.indexes)
 }
 
 /// The API view of every endpoint.
@@ -69,11 +72,14 @@ pub fn all(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
     ])
 }
 
-/// The redb tables the endpoints read.
+/// The redb tables the endpoints read: rows and secondary indexes.
 pub fn table_names() -> Vec<String> {
-    Vec::from([
-        country_stats_table().table_name().to_string(),
-        customer_discounts_table().table_name().to_string(),
-        totals_table().table_name().to_string(),
-    ])
+    Vec::<
+        Vec<String>,
+    >::from([
+            country_stats_table().table_names(),
+            customer_discounts_table().table_names(),
+            totals_table().table_names(),
+        ])
+        .concat()
 }

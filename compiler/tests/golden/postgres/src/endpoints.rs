@@ -11,11 +11,12 @@ pub const BIG_ORDERS: EndpointDecl = EndpointDecl {
     table_name: "big_orders",
     fields: BigOrdersRow::FIELDS,
     primary_key: &["region", "order_id"],
+    indexes: &[&[0], &[1], &[2]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn big_orders_table() -> EndpointTable<BigOrdersKey, BigOrdersRow> {
-    EndpointTable::new(BIG_ORDERS.name)
+    EndpointTable::with_indexes(BIG_ORDERS.name, BIG_ORDERS.indexes)
 }
 
 /// `/per_region`: serves `per_region`.
@@ -25,11 +26,12 @@ pub const PER_REGION: EndpointDecl = EndpointDecl {
     table_name: "per_region",
     fields: PerRegionRow::FIELDS,
     primary_key: &["region"],
+    indexes: &[&[0], &[1], &[2]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn per_region_table() -> EndpointTable<PerRegionKey, PerRegionRow> {
-    EndpointTable::new(PER_REGION.name)
+    EndpointTable::with_indexes(PER_REGION.name, PER_REGION.indexes)
 }
 
 /// `/page_views`: serves `page_views`.
@@ -39,11 +41,12 @@ pub const PAGE_VIEWS: EndpointDecl = EndpointDecl {
     table_name: "page_views",
     fields: PageViewsRow::FIELDS,
     primary_key: &["page"],
+    indexes: &[&[0], &[1]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn page_views_table() -> EndpointTable<PageViewsKey, PageViewsRow> {
-    EndpointTable::new(PAGE_VIEWS.name)
+    EndpointTable::with_indexes(PAGE_VIEWS.name, PAGE_VIEWS.indexes)
 }
 
 /// The API view of every endpoint.
@@ -61,11 +64,14 @@ pub fn all(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
     ])
 }
 
-/// The redb tables the endpoints read.
+/// The redb tables the endpoints read: rows and secondary indexes.
 pub fn table_names() -> Vec<String> {
-    Vec::from([
-        big_orders_table().table_name().to_string(),
-        per_region_table().table_name().to_string(),
-        page_views_table().table_name().to_string(),
-    ])
+    Vec::<
+        Vec<String>,
+    >::from([
+            big_orders_table().table_names(),
+            per_region_table().table_names(),
+            page_views_table().table_names(),
+        ])
+        .concat()
 }

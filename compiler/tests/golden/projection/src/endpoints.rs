@@ -11,11 +11,12 @@ pub const BIG_ORDERS: EndpointDecl = EndpointDecl {
     table_name: "big_orders",
     fields: BigOrdersRow::FIELDS,
     primary_key: &[],
+    indexes: &[&[0], &[1], &[2], &[3], &[4]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn big_orders_table() -> EndpointTable<RecordId, BigOrdersRow> {
-    EndpointTable::new(BIG_ORDERS.name)
+    EndpointTable::with_indexes(BIG_ORDERS.name, BIG_ORDERS.indexes)
 }
 
 /// `/top_customers`: serves `top_customers`.
@@ -25,11 +26,12 @@ pub const TOP_CUSTOMERS: EndpointDecl = EndpointDecl {
     table_name: "top_customers",
     fields: TopCustomersRow::FIELDS,
     primary_key: &["CustomerID"],
+    indexes: &[&[0], &[1], &[2], &[3]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn top_customers_table() -> EndpointTable<TopCustomersKey, TopCustomersRow> {
-    EndpointTable::new(TOP_CUSTOMERS.name)
+    EndpointTable::with_indexes(TOP_CUSTOMERS.name, TOP_CUSTOMERS.indexes)
 }
 
 /// The API view of every endpoint.
@@ -46,10 +48,10 @@ pub fn all(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
     ])
 }
 
-/// The redb tables the endpoints read.
+/// The redb tables the endpoints read: rows and secondary indexes.
 pub fn table_names() -> Vec<String> {
-    Vec::from([
-        big_orders_table().table_name().to_string(),
-        top_customers_table().table_name().to_string(),
-    ])
+    Vec::<
+        Vec<String>,
+    >::from([big_orders_table().table_names(), top_customers_table().table_names()])
+        .concat()
 }

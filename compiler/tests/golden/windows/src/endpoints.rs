@@ -11,11 +11,12 @@ pub const DAILY_SALES: EndpointDecl = EndpointDecl {
     table_name: "daily_sales",
     fields: DailySalesRow::FIELDS,
     primary_key: &["start", "end"],
+    indexes: &[&[0], &[1], &[2]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn daily_sales_table() -> EndpointTable<DailySalesKey, DailySalesRow> {
-    EndpointTable::new(DAILY_SALES.name)
+    EndpointTable::with_indexes(DAILY_SALES.name, DAILY_SALES.indexes)
 }
 
 /// `/busy_hours`: serves `busy_hours`.
@@ -25,11 +26,12 @@ pub const BUSY_HOURS: EndpointDecl = EndpointDecl {
     table_name: "busy_hours",
     fields: BusyHoursRow::FIELDS,
     primary_key: &["Country", "window_start"],
+    indexes: &[&[0], &[1], &[2]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn busy_hours_table() -> EndpointTable<BusyHoursKey, BusyHoursRow> {
-    EndpointTable::new(BUSY_HOURS.name)
+    EndpointTable::with_indexes(BUSY_HOURS.name, BUSY_HOURS.indexes)
 }
 
 /// `/daily_lines`: serves `daily_lines`.
@@ -39,11 +41,12 @@ pub const DAILY_LINES: EndpointDecl = EndpointDecl {
     table_name: "daily_lines",
     fields: DailyLinesRow::FIELDS,
     primary_key: &[],
+    indexes: &[&[0], &[1], &[2]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn daily_lines_table() -> EndpointTable<RecordId, DailyLinesRow> {
-    EndpointTable::new(DAILY_LINES.name)
+    EndpointTable::with_indexes(DAILY_LINES.name, DAILY_LINES.indexes)
 }
 
 /// `/tracked_days`: serves `tracked_days`.
@@ -53,11 +56,12 @@ pub const TRACKED_DAYS: EndpointDecl = EndpointDecl {
     table_name: "tracked_days",
     fields: TrackedDaysRow::FIELDS,
     primary_key: &[],
+    indexes: &[&[0], &[1]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn tracked_days_table() -> EndpointTable<TrackedDaysKey, TrackedDaysRow> {
-    EndpointTable::new(TRACKED_DAYS.name)
+    EndpointTable::with_indexes(TRACKED_DAYS.name, TRACKED_DAYS.indexes)
 }
 
 /// `/recent_big_sales`: serves `recent_big_sales`.
@@ -67,11 +71,12 @@ pub const RECENT_BIG_SALES: EndpointDecl = EndpointDecl {
     table_name: "recent_big_sales",
     fields: RecentBigSalesRow::FIELDS,
     primary_key: &[],
+    indexes: &[&[0], &[1], &[2]],
 };
 
-/// The cache table of this endpoint.
+/// The cache table of this endpoint, with its secondary indexes.
 pub fn recent_big_sales_table() -> EndpointTable<RecordId, RecentBigSalesRow> {
-    EndpointTable::new(RECENT_BIG_SALES.name)
+    EndpointTable::with_indexes(RECENT_BIG_SALES.name, RECENT_BIG_SALES.indexes)
 }
 
 /// The API view of every endpoint.
@@ -104,13 +109,16 @@ pub fn all(store: &Store) -> Vec<Arc<dyn EndpointApi>> {
     ])
 }
 
-/// The redb tables the endpoints read.
+/// The redb tables the endpoints read: rows and secondary indexes.
 pub fn table_names() -> Vec<String> {
-    Vec::from([
-        daily_sales_table().table_name().to_string(),
-        busy_hours_table().table_name().to_string(),
-        daily_lines_table().table_name().to_string(),
-        tracked_days_table().table_name().to_string(),
-        recent_big_sales_table().table_name().to_string(),
-    ])
+    Vec::<
+        Vec<String>,
+    >::from([
+            daily_sales_table().table_names(),
+            busy_hours_table().table_names(),
+            daily_lines_table().table_names(),
+            tracked_days_table().table_names(),
+            recent_big_sales_table().table_names(),
+        ])
+        .concat()
 }
