@@ -31,6 +31,7 @@ fn golden_options() -> CrateOptions {
         home_dir: PathBuf::from("/home"),
         rest_host: "0.0.0.0".to_string(),
         rest_port: 8080,
+        jwt_secret: None,
     }
 }
 

@@ -164,6 +164,7 @@ fn the_seed_table_is_introspected_with_types_nullability_and_key() {
         home_dir: dir.path().join(".dozer"),
         rest_host: "127.0.0.1".into(),
         rest_port: 8080,
+        jwt_secret: None,
     };
     let generated = dozerc::codegen::generate(&compiled.pipeline, &options)
         .unwrap_or_else(|e| panic!("{}", e.message()));

@@ -51,6 +51,13 @@ pub fn build_with(
         home_dir,
         rest_host: rest.host.clone(),
         rest_port: rest.port,
+        jwt_secret: compiled
+            .config
+            .config
+            .api
+            .api_security
+            .as_ref()
+            .map(|s| s.jwt_secret().to_string()),
     };
     let generated = generate(&compiled.pipeline, &options).map_err(|e| render(&e))?;
     write_crate(&generated, &out_dir).map_err(|e| render(&e))?;

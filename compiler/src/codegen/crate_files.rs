@@ -30,6 +30,9 @@ pub struct CrateOptions {
     pub home_dir: PathBuf,
     pub rest_host: String,
     pub rest_port: u16,
+    /// `api.api_security: !Jwt <secret>`, compiled into `main.rs` (the pipeline's
+    /// `DOZER_JWT_SECRET` overrides it at run time).
+    pub jwt_secret: Option<String>,
 }
 
 /// The files of the emitted crate, relative to its root.
@@ -258,6 +261,10 @@ fn main_file(
             mod connections;
         )
     });
+    let jwt_secret = match &options.jwt_secret {
+        Some(secret) => quote!(Some(#secret)),
+        None => quote!(None),
+    };
     quote! {
         #![doc = #doc]
 
@@ -274,6 +281,7 @@ fn main_file(
             rest_port: #port,
             poll_interval_ms: 200,
             fingerprint: #fingerprint,
+            jwt_secret: #jwt_secret,
         };
 
         fn main() -> std::process::ExitCode {

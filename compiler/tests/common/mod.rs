@@ -78,6 +78,7 @@ pub fn real_options() -> dozerc::codegen::CrateOptions {
         home_dir: std::path::PathBuf::from("/home"),
         rest_host: "0.0.0.0".to_string(),
         rest_port: 8080,
+        jwt_secret: None,
     }
 }
 

@@ -1,6 +1,7 @@
-//! The APIs over the cache: REST (axum) with Dozer's routes and query language, and the
-//! OpenAPI document. gRPC comes later and will share [`EndpointApi`].
+//! The APIs over the cache: REST (axum) with Dozer's routes and query language, the
+//! OpenAPI document, and optional JWT security shared by every API ([`auth`]). gRPC comes later and will share [`EndpointApi`].
 
+pub mod auth;
 mod endpoint;
 mod error;
 mod filter;
@@ -13,7 +14,11 @@ mod rest;
 mod sort;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_auth;
+mod token;
 
+pub use auth::Auth;
 pub use endpoint::{EndpointApi, TypedEndpoint};
 pub use error::ApiError;
 pub use position::{POSITION_HEADER, WAIT_FOR_HEADER, WAIT_TIMEOUT_HEADER};

@@ -17,6 +17,7 @@ const SETTINGS: dozer_runtime::app::Settings = dozer_runtime::app::Settings {
     rest_port: 8080,
     poll_interval_ms: 200,
     fingerprint: "$FINGERPRINT",
+    jwt_secret: None,
 };
 
 fn main() -> std::process::ExitCode {
