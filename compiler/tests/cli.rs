@@ -61,14 +61,23 @@ fn app(config: &str) -> tempfile::TempDir {
 
 /// Runs `dozerc args...` in `dir`.
 fn dozerc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dozerc"))
+    dozerc_with(dir, args, None)
+}
+
+/// [`dozerc`] with `DOZER_JWT_SECRET` set to `jwt_secret` (unset when `None`).
+fn dozerc_with(dir: &Path, args: &[&str], jwt_secret: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dozerc"));
+    command
         .args(args)
         .current_dir(dir)
         .env("DOZER_TARGET_DIR", dir.join("shared-target"))
         .env_remove("DOZER_RUNTIME_PATH")
         .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("run dozerc")
+        .env_remove("DOZER_JWT_SECRET");
+    if let Some(secret) = jwt_secret {
+        command.env("DOZER_JWT_SECRET", secret);
+    }
+    command.output().expect("run dozerc")
 }
 
 fn stdout(o: &Output) -> String {
@@ -362,4 +371,163 @@ fn unknown_subcommand_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("unrecognized subcommand 'compile'"), "{err}");
+}
+
+const SECRET: &str = "config secret: 0123456789abcdef0123";
+
+fn secured_app() -> tempfile::TempDir {
+    app(&format!(
+        "{CONFIG}api:\n  api_security: !Jwt \"{SECRET}\"\n"
+    ))
+}
+
+/// The claims of `token` if it verifies (HS256) with `secret`, as JSON.
+fn verified_claims(token: &str, secret: &str) -> Result<serde_json::Value, String> {
+    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.leeway = 0;
+    jsonwebtoken::decode::<serde_json::Value>(
+        token.trim(),
+        &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .map(|data| data.claims)
+    .map_err(|e| e.to_string())
+}
+
+fn lifetime(claims: &serde_json::Value) -> u64 {
+    claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat")
+}
+
+#[test]
+fn token_grants_every_endpoint_by_default_signed_with_the_config_secret() {
+    let dir = secured_app();
+    let o = dozerc(dir.path(), &["token"]);
+    let token = succeeds(&o);
+    assert_eq!(
+        token.lines().count(),
+        1,
+        "only the token on stdout: {token}"
+    );
+    let claims = verified_claims(&token, SECRET).expect("verifies with the config's secret");
+    assert_eq!(claims["access"], serde_json::json!("All"));
+    assert_eq!(lifetime(&claims), 86_400, "default --ttl 24h");
+    assert!(verified_claims(&token, "another secret of the right length!").is_err());
+    let err = stderr(&o);
+    assert!(err.contains("token for every endpoint, signed with the secret of `api.api_security` in dozer-config.yaml, expires"), "{err}");
+    assert!(!err.contains(SECRET) && !token.contains(SECRET));
+}
+
+#[test]
+fn token_for_endpoints_with_filters() {
+    let dir = secured_app();
+    let token = succeeds(&dozerc(
+        dir.path(),
+        &[
+            "token",
+            "--endpoint",
+            "by_country",
+            "--filter",
+            r#"{"Country": "France"}"#,
+            "--ttl",
+            "2h",
+        ],
+    ));
+    let claims = verified_claims(&token, SECRET).expect("verifies");
+    assert_eq!(
+        claims["access"],
+        serde_json::json!({"Custom": {"by_country": {"filter": {"Country": "France"}}}})
+    );
+    assert_eq!(lifetime(&claims), 7200);
+    let token = succeeds(&dozerc(dir.path(), &["token", "--endpoint", "by_country"]));
+    let claims = verified_claims(&token, SECRET).expect("verifies");
+    assert_eq!(
+        claims["access"],
+        serde_json::json!({"Custom": {"by_country": {}}})
+    );
+}
+
+#[test]
+fn token_prefers_the_environment_secret() {
+    let dir = secured_app();
+    let env_secret = "environment secret, 0123456789abcdef";
+    let o = dozerc_with(dir.path(), &["token"], Some(env_secret));
+    let token = succeeds(&o);
+    assert!(verified_claims(&token, env_secret).is_ok());
+    assert!(verified_claims(&token, SECRET).is_err());
+    assert!(stderr(&o).contains("signed with the secret of DOZER_JWT_SECRET"));
+    // Without `api_security` the variable alone is enough.
+    let plain = app(CONFIG);
+    let token = succeeds(&dozerc_with(plain.path(), &["token"], Some(env_secret)));
+    assert!(verified_claims(&token, env_secret).is_ok());
+}
+
+/// Each bad input: a clear message and a non-zero exit, never a token.
+#[test]
+fn token_errors_are_clear() {
+    let dir = secured_app();
+    let cases: [(&[&str], Option<&str>, &str); 7] = [
+        (
+            &["token", "--endpoint", "by_county"],
+            None,
+            "error: --endpoint `by_county`: no such endpoint in dozer-config.yaml (did you mean `by_country`?); endpoints: by_country",
+        ),
+        (
+            &["token", "--endpoint", "by_country", "--filter", "{Country: 1}"],
+            None,
+            "error: --filter of `by_country` is not JSON: ",
+        ),
+        (
+            &["token", "--endpoint", "by_country", "--filter", "[1, 2]"],
+            None,
+            "must be a JSON object such as",
+        ),
+        (
+            &["token", "--endpoint", "by_country", "--endpoint", "by_country"],
+            None,
+            "--endpoint `by_country` is given twice",
+        ),
+        (&["token", "--ttl", "soon"], None, "error: --ttl `soon`: expected a number and a unit"),
+        (&["token"], Some("short"), "error: DOZER_JWT_SECRET: the secret is 5 bytes long; HS256 needs at least 32"),
+        (&["token"], Some(""), "error: DOZER_JWT_SECRET: the secret is empty"),
+    ];
+    for (args, env, message) in cases {
+        let o = dozerc_with(dir.path(), args, env);
+        let err = fails(&o);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert_eq!(stdout(&o), "", "{args:?}");
+    }
+    // Not secured, no variable: nothing to sign with.
+    let plain = app(CONFIG);
+    let err = fails(&dozerc(plain.path(), &["token"]));
+    assert!(
+        err.contains("has no `api.api_security` and DOZER_JWT_SECRET is not set"),
+        "{err}"
+    );
+    // A --filter must follow its --endpoint: a usage error (exit 2).
+    let o = dozerc(
+        dir.path(),
+        &["token", "--filter", "{}", "--endpoint", "by_country"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("comes before any --endpoint"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn build_compiles_the_secret_into_main() {
+    let dir = secured_app();
+    succeeds(&dozerc(dir.path(), &["build", "-o", "out"]));
+    let main = std::fs::read_to_string(dir.path().join("out/src/main.rs")).expect("main.rs");
+    assert!(
+        main.contains(&format!("jwt_secret: Some(\"{SECRET}\")")),
+        "{main}"
+    );
+    let plain = app(CONFIG);
+    succeeds(&dozerc(plain.path(), &["build", "-o", "out"]));
+    let main = std::fs::read_to_string(plain.path().join("out/src/main.rs")).expect("main.rs");
+    assert!(main.contains("jwt_secret: None"), "{main}");
 }

@@ -12,6 +12,9 @@ use dozerc::diagnostics::{render, CompileError, SourceFile, Span};
 /// The seed e-commerce app on local files.
 const LOCAL: &str = include_str!("fixtures/config/ecommerce-local.yaml");
 
+/// A JWT secret long enough for HS256.
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
 /// The seed's Postgres connection form.
 const POSTGRES: &str = include_str!("fixtures/config/postgres.yaml");
 
@@ -192,6 +195,19 @@ error_tests! {
     csv_schema_type_typo: LOCAL.replace("UnitPrice: Decimal", "UnitPrice: Decimel")
         => "unknown column type `Decimel` for column `UnitPrice`", "16:26",
         ["did you mean `Decimal`?", "column types are: Int, UInt, Float, Decimal, Boolean"];
+    jwt_secret_empty: format!("{LOCAL}api:\n  api_security: !Jwt \"\"\n")
+        => "the JWT secret in `api.api_security` is empty", "34:22",
+        ["with a secret of at least 32 bytes", "openssl rand -base64 32", "DOZER_JWT_SECRET"];
+    jwt_secret_too_short: format!("{LOCAL}api:\n  api_security: !Jwt not-long-enough\n")
+        => "the JWT secret in `api.api_security` is 15 bytes long; HS256 needs at least 32", "34:22",
+        ["can be guessed from any token it signed", "openssl rand -base64 32"];
+    unknown_security_kind: format!("{LOCAL}api:\n  api_security: !Oauth some-client-id\n")
+        => "unknown API security kind `Oauth`, expected `Jwt`", "34:17", ["use one of `!Jwt`"];
+    misspelled_security_kind: format!("{LOCAL}api:\n  api_security: !JWT {SECRET}\n")
+        => "unknown API security kind `JWT`, expected `Jwt`", "34:17", ["did you mean `!Jwt`?"];
+    untagged_security: format!("{LOCAL}api:\n  api_security: {SECRET}\n")
+        => "missing API security kind tag in `api.api_security`", "34:17",
+        ["write `api_security: !Jwt <secret>`"];
 }
 
 #[test]
@@ -386,4 +402,14 @@ fn secondary_index_config_errors_name_the_key() {
         "10:15",
         &[],
     );
+}
+
+#[test]
+fn jwt_security_parses_and_hides_its_secret() {
+    let loaded = ok(&format!("{LOCAL}api:\n  api_security: !Jwt {SECRET}\n"));
+    let security = loaded.config.api.api_security.as_ref().expect("security");
+    assert_eq!(security.jwt_secret(), SECRET);
+    assert_eq!(format!("{security:?}"), "Jwt(<redacted>)");
+    assert!(!format!("{:?}", loaded.config).contains(SECRET));
+    assert!(ok(LOCAL).config.api.api_security.is_none());
 }

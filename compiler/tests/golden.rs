@@ -33,6 +33,7 @@ fn golden_options() -> CrateOptions {
         rest_port: 8080,
         grpc_host: "0.0.0.0".into(),
         grpc_port: 50051,
+        jwt_secret: None,
     }
 }
 

@@ -166,6 +166,7 @@ fn the_seed_table_is_introspected_with_types_nullability_and_key() {
         rest_port: 8080,
         grpc_host: "0.0.0.0".into(),
         grpc_port: 50051,
+        jwt_secret: None,
     };
     let generated = dozerc::codegen::generate(&compiled.pipeline, &options)
         .unwrap_or_else(|e| panic!("{}", e.message()));

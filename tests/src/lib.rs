@@ -7,6 +7,7 @@ pub mod ecommerce;
 pub mod http;
 pub mod oracle;
 pub mod pipeline;
+pub mod python;
 pub mod shop;
 pub mod statements;
 

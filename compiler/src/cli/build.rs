@@ -56,6 +56,13 @@ pub fn build_with(
         rest_port: rest.port,
         grpc_host: grpc.host.clone(),
         grpc_port: grpc.port,
+        jwt_secret: compiled
+            .config
+            .config
+            .api
+            .api_security
+            .as_ref()
+            .map(|s| s.jwt_secret().to_string()),
     };
     let generated = generate(&compiled.pipeline, &options).map_err(|e| render(&e))?;
     write_crate(&generated, &out_dir).map_err(|e| render(&e))?;

@@ -32,6 +32,9 @@ pub struct CrateOptions {
     pub rest_port: u16,
     pub grpc_host: String,
     pub grpc_port: u16,
+    /// `api.api_security: !Jwt <secret>`, compiled into `main.rs` (the pipeline's
+    /// `DOZER_JWT_SECRET` overrides it at run time).
+    pub jwt_secret: Option<String>,
 }
 
 /// The files of the emitted crate, relative to its root.
@@ -282,6 +285,10 @@ fn main_file(
             mod connections;
         )
     });
+    let jwt_secret = match &options.jwt_secret {
+        Some(secret) => quote!(Some(#secret)),
+        None => quote!(None),
+    };
     quote! {
         #![doc = #doc]
 
@@ -302,6 +309,7 @@ fn main_file(
             grpc_port: #grpc_port,
             poll_interval_ms: 200,
             fingerprint: #fingerprint,
+            jwt_secret: #jwt_secret,
         };
 
         fn main() -> std::process::ExitCode {

@@ -229,6 +229,33 @@ pub struct ApiConfig {
     pub rest: RestConfig,
     #[serde(default)]
     pub grpc: GrpcConfig,
+    /// `api_security: !Jwt <secret>`: both APIs require bearer tokens signed with the secret.
+    pub api_security: Option<ApiSecurity>,
+}
+
+/// How the APIs are secured, chosen by its YAML tag (Dozer's `ApiSecurity`).
+#[derive(Clone, Deserialize)]
+pub enum ApiSecurity {
+    /// `!Jwt <secret>`: HS256 tokens signed with this secret.
+    Jwt(String),
+}
+
+impl std::fmt::Debug for ApiSecurity {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiSecurity::Jwt(_) => f.write_str("Jwt(<redacted>)"),
+        }
+    }
+}
+
+impl ApiSecurity {
+    /// The JWT secret.
+    pub fn jwt_secret(&self) -> &str {
+        match self {
+            ApiSecurity::Jwt(secret) => secret,
+        }
+    }
 }
 
 /// The REST API's listening address.

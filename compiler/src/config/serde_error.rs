@@ -33,6 +33,9 @@ const DOZER_CONNECTIONS: [&str; 14] = [
 /// Dozer table formats dozerc does not implement (yet).
 const DOZER_FORMATS: [&str; 2] = ["Parquet", "Delta"];
 
+/// `api.api_security`'s kind; its value is a secret.
+const SECURITY: &str = "API security kind";
+
 /// What a tagged enum in the model stands for, recognised by its variants.
 struct TagKind {
     /// E.g. "connection type".
@@ -45,7 +48,7 @@ struct TagKind {
     at: fn(&str) -> bool,
 }
 
-const KINDS: [TagKind; 3] = [
+const KINDS: [TagKind; 4] = [
     TagKind {
         what: "connection type",
         variants: &["Postgres", "LocalStorage"],
@@ -66,6 +69,13 @@ const KINDS: [TagKind; 3] = [
         example: "config: !CSV",
         unsupported: &DOZER_FORMATS,
         at: |path| path.ends_with("].config") && path.contains("tables"),
+    },
+    TagKind {
+        what: SECURITY,
+        variants: &["Jwt"],
+        example: "api_security: !Jwt <secret>",
+        unsupported: &[],
+        at: |path| path == "api.api_security",
     },
 ];
 
@@ -276,10 +286,20 @@ fn unknown_tag(file: &SourceFile, offset: usize, bad: &str, expected: &[String])
     });
     // serde points at the enclosing item; the tag itself comes after it.
     let needle = format!("!{bad}");
-    let span = file.text[offset..]
-        .find(&needle)
+    let tag_at = file.text[offset..].find(&needle);
+    let span = tag_at
         .map(|i| Span::new(offset + i, needle.len()))
         .unwrap_or_else(|| token_at(&file.text, offset));
+    if tag_at.is_none() && kind.is_some_and(|k| k.what == SECURITY) {
+        // An untagged value here is the secret itself: say what is missing, never echo it.
+        return CompileError::at(
+            file,
+            span,
+            format!("missing {SECURITY} tag in `api.api_security`"),
+            "no tag",
+        )
+        .with_help("write `api_security: !Jwt <secret>`");
+    }
     let names: Vec<&str> = expected.iter().map(String::as_str).collect();
     let tags: Vec<String> = names.iter().map(|n| format!("!{n}")).collect();
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();

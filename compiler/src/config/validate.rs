@@ -319,9 +319,12 @@ fn endpoints(loaded: &LoadedConfig) -> Result<(), CompileError> {
     Ok(())
 }
 
-/// REST and gRPC need distinct, non-zero ports.
+/// REST and gRPC need distinct, non-zero ports; a JWT secret must be long enough to be one.
 fn api(loaded: &LoadedConfig) -> Result<(), CompileError> {
     let api = &loaded.config.api;
+    if let Some(security) = &api.api_security {
+        jwt_secret(loaded, security.jwt_secret())?;
+    }
     for (which, port) in [("rest", api.rest.port), ("grpc", api.grpc.port)] {
         if port == 0 {
             return Err(loaded
@@ -345,6 +348,36 @@ fn api(loaded: &LoadedConfig) -> Result<(), CompileError> {
         return Err(loaded
             .error_at(at, format!("REST and gRPC APIs both use port {}", api.rest.port), "same port as the other API")
             .with_help("give `api.rest.port` and `api.grpc.port` different values (defaults: 8080 and 50051)"));
+    }
+    Ok(())
+}
+
+/// The shortest JWT secret: RFC 7518 §3.2 requires an HS256 key of at least 256 bits, and a
+/// shorter one can be guessed offline from any token. Kept equal to the runtime's
+/// `MIN_SECRET_BYTES` (the runtime refuses a short `DOZER_JWT_SECRET` too).
+pub(crate) const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// An error rather than a warning: a guessable secret lets anyone mint tokens for every
+/// endpoint, and the fix costs one command.
+fn jwt_secret(loaded: &LoadedConfig, secret: &str) -> Result<(), CompileError> {
+    let at = [Key("api"), Key("api_security")];
+    let generate = "generate one with `openssl rand -base64 32`, or leave `api_security` out and set DOZER_JWT_SECRET when running the pipeline";
+    if secret.trim().is_empty() {
+        return Err(loaded
+            .error_at(&at, "the JWT secret in `api.api_security` is empty", "empty secret")
+            .with_help(format!("write `api_security: !Jwt <secret>` with a secret of at least {MIN_JWT_SECRET_BYTES} bytes; {generate}")));
+    }
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        return Err(loaded
+            .error_at(
+                &at,
+                format!(
+                    "the JWT secret in `api.api_security` is {} bytes long; HS256 needs at least {MIN_JWT_SECRET_BYTES}",
+                    secret.len()
+                ),
+                "secret too short",
+            )
+            .with_help(format!("a shorter secret can be guessed from any token it signed (RFC 7518 §3.2); {generate}")));
     }
     Ok(())
 }

@@ -80,6 +80,7 @@ pub fn real_options() -> dozerc::codegen::CrateOptions {
         rest_port: 8080,
         grpc_host: "0.0.0.0".into(),
         grpc_port: 50051,
+        jwt_secret: None,
     }
 }
 

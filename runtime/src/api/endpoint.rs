@@ -8,7 +8,7 @@
 
 use super::cursor::Cursor;
 use super::plan::{self, KeyRange, Plan};
-use super::query::Query;
+use super::query::{Filter, Query};
 use super::sort::TopRows;
 use super::{ApiError, EndpointDecl};
 use crate::cache::{EndpointSnapshot, EndpointTable, Store, StoreError};
@@ -24,7 +24,16 @@ pub trait EndpointApi: Send + Sync + 'static {
     fn decl(&self) -> &EndpointDecl;
     /// The row whose primary key is `id` (comma-separated for a composite key). A 400 if `id`
     /// does not parse as the key's types.
-    fn get(&self, id: &str) -> Result<Option<serde_json::Value>, ApiError>;
+    fn get(&self, id: &str) -> Result<Option<serde_json::Value>, ApiError> {
+        self.get_matching(id, None)
+    }
+    /// [`get`](Self::get), but a row that does not pass `filter` (a token's restriction) is
+    /// `None`, as if absent.
+    fn get_matching(
+        &self,
+        id: &str,
+        filter: Option<&Filter>,
+    ) -> Result<Option<serde_json::Value>, ApiError>;
     /// The rows matching `query`: filtered, ordered by `$order_by` then primary key, paged,
     /// with the cursor of the next page and the rows read.
     fn query(&self, query: &Query) -> Result<Page<serde_json::Value>, ApiError>;
@@ -496,7 +505,11 @@ impl<K: TableKey, T: Record> EndpointApi for TypedEndpoint<K, T> {
         &self.decl
     }
 
-    fn get(&self, id: &str) -> Result<Option<serde_json::Value>, ApiError> {
+    fn get_matching(
+        &self,
+        id: &str,
+        filter: Option<&Filter>,
+    ) -> Result<Option<serde_json::Value>, ApiError> {
         let key = K::parse_id(id, &self.key_fields).map_err(|e| {
             let names: Vec<&str> = self.key_fields.iter().map(|f| f.name).collect();
             let key = if names.is_empty() {
@@ -509,6 +522,7 @@ impl<K: TableKey, T: Record> EndpointApi for TypedEndpoint<K, T> {
         let txn = self.store.begin_read()?;
         self.table
             .get(&txn, &key)?
+            .filter(|row| filter.is_none_or(|f| f.matches(row)))
             .map(|row| self.to_json(&row))
             .transpose()
     }
@@ -559,6 +573,9 @@ mod tests {
         );
         assert_eq!(ep.get("null").unwrap().unwrap()["n"], 3);
         assert_eq!(ep.get("Narnia").unwrap(), None);
+        let big = Filter::parse(&json!({"n": {"$gt": 1}}), DECL.fields).unwrap();
+        assert_eq!(ep.get_matching("UK", Some(&big)).unwrap(), None);
+        assert_eq!(ep.get_matching("FR", Some(&big)).unwrap().unwrap()["n"], 2);
     }
 
     #[test]

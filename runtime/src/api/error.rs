@@ -14,6 +14,13 @@ pub enum ApiError {
     /// 400: the request is malformed (bad JSON, unknown field, wrong value type, bad id...).
     #[error("{0}")]
     BadRequest(String),
+    /// 401: no valid token (missing, malformed, wrongly signed, expired); the message says
+    /// which. Sent with `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: a valid token that does not grant what was asked.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such record, endpoint or route.
     #[error("{0}")]
     NotFound(String),
@@ -47,6 +54,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -67,7 +76,15 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "API request failed");
         }
-        (status, Json(self.to_json())).into_response()
+        let mut response = (status, Json(self.to_json())).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: a 401 names the scheme the client should use.
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 
@@ -87,6 +104,21 @@ mod tests {
             body,
             serde_json::json!({"error": {"status": 400, "message": "unknown key `$limt` in query"}})
         );
+    }
+
+    #[tokio::test]
+    async fn unauthorized_names_the_bearer_scheme() {
+        let response = ApiError::Unauthorized("missing token".into()).into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[axum::http::header::WWW_AUTHENTICATE],
+            "Bearer"
+        );
+        let response = ApiError::Forbidden("not yours".into()).into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(!response
+            .headers()
+            .contains_key(axum::http::header::WWW_AUTHENTICATE));
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The APIs over the cache: REST (axum) with Dozer's routes and query language, and the
-//! OpenAPI document. gRPC serves the typed [`TypedEndpoint::page`] and
+//! The APIs over the cache: REST (axum) with Dozer's routes and query language, the OpenAPI
+//! document, and optional JWT security shared by REST and gRPC ([`auth`]). The gRPC services
+//! (crate `grpc`) read through the typed [`TypedEndpoint::page`] and
 //! [`TypedEndpoint::count_matching`].
 
+pub mod auth;
 mod cursor;
 mod endpoint;
 mod error;
@@ -18,7 +20,11 @@ mod rest;
 mod sort;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_auth;
+mod token;
 
+pub use auth::Auth;
 pub use endpoint::{EndpointApi, Page, TypedEndpoint};
 pub use error::ApiError;
 pub use position::{POSITION_HEADER, WAIT_FOR_HEADER, WAIT_TIMEOUT_HEADER};

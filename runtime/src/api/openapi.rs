@@ -10,8 +10,8 @@ use crate::types::{FieldDef, FieldType};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-/// The OpenAPI document of an app's endpoints.
-pub fn document(app_name: &str, endpoints: &[Arc<dyn EndpointApi>]) -> Value {
+/// The OpenAPI document of an app's endpoints; `secured`: JWT security is on.
+pub fn document(app_name: &str, endpoints: &[Arc<dyn EndpointApi>], secured: bool) -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
     schemas.insert("Error".into(), error_schema());
@@ -24,7 +24,7 @@ pub fn document(app_name: &str, endpoints: &[Arc<dyn EndpointApi>]) -> Value {
         schemas.insert(format!("{name}Query"), query_schema(decl, &name));
         endpoint_paths(decl, &name, &mut paths);
     }
-    json!({
+    let mut document = json!({
         "openapi": "3.0.3",
         "info": {
             "title": app_name,
@@ -48,7 +48,49 @@ pub fn document(app_name: &str, endpoints: &[Arc<dyn EndpointApi>]) -> Value {
                 "NotFound": error_response("No such record."),
             },
         },
-    })
+    });
+    if secured {
+        secure(&mut document);
+    }
+    document
+}
+
+/// Declares the bearer scheme, requires it everywhere but `/health`, and adds the 401 and 403
+/// answers to the operations that need a token.
+fn secure(document: &mut Value) {
+    document["components"]["securitySchemes"] = json!({
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "An HS256 token signed with the API's secret (`dozerc token`). Its \
+                `access` claim is `\"All\"` or `{\"Custom\": {\"<endpoint>\": {\"filter\": <$filter>}}}`: \
+                other endpoints answer 403, and only rows passing the filter are seen.",
+        }
+    });
+    document["security"] = json!([{ "bearerAuth": [] }]);
+    let responses = &mut document["components"]["responses"];
+    responses["Unauthorized"] = error_response(
+        "No valid token (missing, malformed, wrongly signed or expired); the message says which.",
+    );
+    responses["Forbidden"] = error_response("The token does not grant this endpoint.");
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            if path == "/health" {
+                operation["security"] = json!([]);
+                continue;
+            }
+            let responses = &mut operation["responses"];
+            responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
+            responses["403"] = json!({ "$ref": "#/components/responses/Forbidden" });
+        }
+    }
 }
 
 /// Component names allow `[A-Za-z0-9._-]` only.
@@ -318,6 +360,20 @@ mod tests {
             Value::Null
         );
         assert_eq!(f(FieldType::Binary, false)["type"], "array");
+    }
+
+    #[test]
+    fn security_is_declared_only_when_on() {
+        let open = document("shop", &[], false);
+        assert!(open.get("security").is_none());
+        assert!(open["components"].get("securitySchemes").is_none());
+        let secured = document("shop", &[], true);
+        assert_eq!(
+            secured["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+            "bearer"
+        );
+        assert_eq!(secured["security"], json!([{ "bearerAuth": [] }]));
+        assert_eq!(secured["paths"]["/health"]["get"]["security"], json!([]));
     }
 
     #[test]

@@ -86,6 +86,19 @@ impl Query {
         Ok(query)
     }
 
+    /// ANDs `filter` into the query, so that only rows passing both are seen (a token's
+    /// restriction on top of the request's own `$filter`).
+    pub fn restrict(&mut self, filter: Filter) {
+        self.filter = Some(match self.filter.take() {
+            None => filter,
+            Some(Filter::And(mut parts)) => {
+                parts.push(filter);
+                Filter::And(parts)
+            }
+            Some(own) => Filter::And(vec![own, filter]),
+        });
+    }
+
     /// The number of rows to return.
     pub fn limit_or_default(&self) -> usize {
         self.limit.unwrap_or(DEFAULT_LIMIT)
@@ -283,6 +296,26 @@ mod tests {
         );
         assert_eq!(parse(json!({})).limit_or_default(), DEFAULT_LIMIT);
         assert_eq!(parse(json!({"$limit": 10000})).limit, Some(MAX_LIMIT));
+    }
+
+    #[test]
+    fn restrict_ands_filters() {
+        let uk = Filter::parse(&json!({"Country": "UK"}), Row::FIELDS).unwrap();
+        let big = Filter::parse(&json!({"n": {"$gt": 1}}), Row::FIELDS).unwrap();
+        let mut q = Query::default();
+        q.restrict(uk.clone());
+        assert_eq!(q.filter.as_ref(), Some(&uk));
+        q.restrict(big.clone());
+        // Then both, in one `And` that a further restriction would join.
+        let Some(Filter::And(parts)) = &q.filter else {
+            panic!("{:?}", q.filter)
+        };
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1], big);
+        let mut q = parse(json!({"$filter": {"$or": [{"n": 1}, {"n": 2}]}}));
+        let own = q.filter.clone().unwrap();
+        q.restrict(uk.clone());
+        assert_eq!(q.filter, Some(Filter::And(vec![own, uk])));
     }
 
     #[test]

@@ -2,22 +2,29 @@
 //! and `/openapi.json`.
 //!
 //! Every response, errors included, is JSON and carries `x-dozer-position`, so that a client
-//! can tell how far the pipeline had got. Request bodies are decoded here rather than by axum's
+//! can tell how far the pipeline had got.
+//!
+//! With JWT security on ([`Auth`]), every endpoint route needs a token granting that endpoint,
+//! and sees only the rows its filter passes; `/` and `/openapi.json` need a valid token of any
+//! access (they describe every endpoint); `/health` and `/metrics` stay open for probes and
+//! scrapers (they show positions and counters, no rows). Request bodies are decoded here rather than by axum's
 //! `Json` extractor, so that every 400 names the bad part of the request in our own words.
 
 use super::position::{position_layer, Positions};
+use super::query::Filter;
 use super::query::{check_limit, Query};
-use super::{openapi, ApiError, EndpointApi, Page};
+use super::{openapi, ApiError, Auth, EndpointApi, Page};
 use crate::cache::Store;
 use crate::sources::{format_lsn, LsnProgress};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::extract::{Path, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
-use axum::middleware;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::future::Future;
@@ -33,6 +40,8 @@ pub struct ApiState {
     pub app_name: &'static str,
     /// Per Postgres connection: its name and progress (empty for file-only pipelines).
     pub connections: Arc<[(String, Arc<LsnProgress>)]>,
+    /// JWT security (off: [`Auth::new`]`(None)`).
+    pub auth: Auth,
 }
 
 type Endpoint = Arc<dyn EndpointApi>;
@@ -50,9 +59,22 @@ pub const NEXT_CURSOR_HEADER: HeaderName = HeaderName::from_static("x-dozer-next
 /// If two endpoints share a path, or a path is `/`, `/health`, `/metrics` or `/openapi.json` (axum refuses
 /// overlapping routes): `dozerc` rejects such configs before generating code.
 pub fn router(state: ApiState) -> Router {
-    let document = Bytes::from(openapi::document(state.app_name, &state.endpoints).to_string());
-    let mut router = Router::new()
+    let document = Bytes::from(
+        openapi::document(state.app_name, &state.endpoints, state.auth.enabled()).to_string(),
+    );
+    // What describes every endpoint needs a valid token of any access.
+    let described = Router::new()
         .route("/", get(list_endpoints))
+        .with_state(state.clone())
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(CONTENT_TYPE, "application/json")], document) }),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.auth.clone(),
+            require_token,
+        ));
+    let mut router = Router::new()
         .route("/health", get(health))
         .route(
             "/metrics",
@@ -64,12 +86,9 @@ pub fn router(state: ApiState) -> Router {
             }),
         )
         .with_state(state.clone())
-        .route(
-            "/openapi.json",
-            get(move || async move { ([(CONTENT_TYPE, "application/json")], document) }),
-        );
+        .merge(described);
     for endpoint in &state.endpoints {
-        router = router.merge(endpoint_routes(endpoint.clone()));
+        router = router.merge(endpoint_routes(endpoint.clone(), state.auth.clone()));
     }
     router
         .fallback(|method: Method, uri: Uri| async move {
@@ -90,12 +109,14 @@ pub fn router(state: ApiState) -> Router {
         ))
 }
 
-fn endpoint_routes(endpoint: Endpoint) -> Router {
+fn endpoint_routes(endpoint: Endpoint, auth: Auth) -> Router {
     let base = endpoint.decl().path.trim_end_matches('/');
     // `GET /p/query` and `GET /p/count` hit the static routes before `/p/{id}`: serve them as
     // ids too, so that a row whose key is "query" stays reachable.
     let literal_id = |id: &'static str| {
-        move |state: State<Endpoint>| get_record(state, Ok(Path(id.to_string())))
+        move |state: State<Endpoint>, restriction: Extension<Restriction>| {
+            get_record(state, restriction, Ok(Path(id.to_string())))
+        }
     };
     Router::new()
         .route(base, get(list_records))
@@ -109,7 +130,63 @@ fn endpoint_routes(endpoint: Endpoint) -> Router {
             &format!("{base}/count"),
             get(literal_id("count")).post(count_records),
         )
+        .route_layer(middleware::from_fn_with_state(
+            (auth, endpoint.clone()),
+            authorize_endpoint,
+        ))
         .with_state(endpoint)
+}
+
+/// The rows a request may see beyond its own `$filter`: the token's filter, if any.
+#[derive(Clone, Debug)]
+struct Restriction(Option<Filter>);
+
+impl Restriction {
+    fn apply(self, query: &mut Query) {
+        if let Some(filter) = self.0 {
+            query.restrict(filter);
+        }
+    }
+}
+
+/// An endpoint route: the token must grant the endpoint; its filter goes to the handler.
+async fn authorize_endpoint(
+    State((auth, endpoint)): State<(Auth, Endpoint)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let granted = authorization(&auth, request.headers())
+        .and_then(|header| auth.authorize(header, endpoint.decl()));
+    match granted {
+        Ok(filter) => {
+            request.extensions_mut().insert(Restriction(filter));
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `/` and `/openapi.json`: any valid token.
+async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+    match authorization(&auth, request.headers()).and_then(|header| auth.authenticate(header)) {
+        Ok(_) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The `Authorization` header's text (not read when security is off).
+fn authorization<'a>(auth: &Auth, headers: &'a HeaderMap) -> Result<Option<&'a str>, ApiError> {
+    if !auth.enabled() {
+        return Ok(None);
+    }
+    headers
+        .get(AUTHORIZATION)
+        .map(|value| {
+            value.to_str().map_err(|_| {
+                ApiError::Unauthorized("malformed Authorization: not ASCII text".to_string())
+            })
+        })
+        .transpose()
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight requests
@@ -193,8 +270,13 @@ async fn list_endpoints(State(state): State<ApiState>) -> Json<Value> {
     Json(Value::Array(endpoints))
 }
 
-async fn list_records(State(endpoint): State<Endpoint>, uri: Uri) -> Result<Response, ApiError> {
-    let query = list_params(&uri)?;
+async fn list_records(
+    State(endpoint): State<Endpoint>,
+    Extension(restriction): Extension<Restriction>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let mut query = list_params(&uri)?;
+    restriction.apply(&mut query);
     let page = blocking(move || endpoint.query(&query)).await?;
     Ok(page_response(page))
 }
@@ -244,11 +326,18 @@ fn list_params(uri: &Uri) -> Result<Query, ApiError> {
 
 async fn get_record(
     State(endpoint): State<Endpoint>,
+    Extension(Restriction(filter)): Extension<Restriction>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::bad_request(format!("id: {}", e.body_text())))?;
     let name = endpoint.decl().name;
-    let (row, id) = blocking(move || endpoint.get(&id).map(|row| (row, id))).await?;
+    // A row outside the token's filter is absent to its holder: 404, like a missing one.
+    let (row, id) = blocking(move || {
+        endpoint
+            .get_matching(&id, filter.as_ref())
+            .map(|row| (row, id))
+    })
+    .await?;
     row.map(Json).ok_or_else(|| {
         ApiError::not_found(format!("endpoint `{name}` has no record with id `{id}`"))
     })
@@ -256,20 +345,24 @@ async fn get_record(
 
 async fn query_records(
     State(endpoint): State<Endpoint>,
+    Extension(restriction): Extension<Restriction>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let query = body_query(&endpoint, &headers, body)?;
+    let mut query = body_query(&endpoint, &headers, body)?;
+    restriction.apply(&mut query);
     let page = blocking(move || endpoint.query(&query)).await?;
     Ok(page_response(page))
 }
 
 async fn count_records(
     State(endpoint): State<Endpoint>,
+    Extension(restriction): Extension<Restriction>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let query = body_query(&endpoint, &headers, body)?;
+    let mut query = body_query(&endpoint, &headers, body)?;
+    restriction.apply(&mut query);
     let (count, scanned) = blocking(move || endpoint.count(&query)).await?;
     Ok((
         [(ROWS_SCANNED_HEADER, HeaderValue::from(scanned))],

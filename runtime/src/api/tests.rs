@@ -9,12 +9,17 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tower::ServiceExt;
 
-struct Server {
-    router: axum::Router,
+pub(super) struct Server {
+    pub(super) router: axum::Router,
     _dir: tempfile::TempDir,
 }
 
 fn server() -> Server {
+    server_with(Auth::new(None))
+}
+
+/// The sample rows served as endpoint `sales`, with `auth`.
+pub(super) fn server_with(auth: Auth) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_rows(dir.path(), &sample_rows());
     let endpoint: Arc<dyn EndpointApi> =
@@ -24,6 +29,7 @@ fn server() -> Server {
         endpoints: vec![endpoint],
         app_name: "shop",
         connections: Arc::from(Vec::new()),
+        auth,
     };
     Server {
         router: router(state),
@@ -31,11 +37,11 @@ fn server() -> Server {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    position: Option<String>,
-    headers: axum::http::HeaderMap,
-    body: Value,
+pub(super) struct Reply {
+    pub(super) status: StatusCode,
+    pub(super) position: Option<String>,
+    pub(super) headers: axum::http::HeaderMap,
+    pub(super) body: Value,
 }
 
 impl Reply {
@@ -45,7 +51,7 @@ impl Reply {
 }
 
 impl Server {
-    async fn send(&self, request: Request<Body>) -> Reply {
+    pub(super) async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let position = response
@@ -66,26 +72,26 @@ impl Server {
         }
     }
 
-    async fn get(&self, uri: &str) -> Reply {
+    pub(super) async fn get(&self, uri: &str) -> Reply {
         self.send(Request::get(uri).body(Body::empty()).unwrap())
             .await
     }
 
-    async fn post(&self, uri: &str, body: &str) -> Reply {
+    pub(super) async fn post(&self, uri: &str, body: &str) -> Reply {
         let request = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
         self.send(request.body(Body::from(body.to_string())).unwrap())
             .await
     }
 
     /// The message of an error reply with `status`.
-    async fn error(&self, reply: Reply, status: StatusCode) -> String {
+    pub(super) async fn error(&self, reply: Reply, status: StatusCode) -> String {
         assert_eq!(reply.status, status, "{}", reply.body);
         assert_eq!(reply.body["error"]["status"], status.as_u16());
         reply.body["error"]["message"].as_str().unwrap().to_string()
     }
 }
 
-fn ns(body: &Value) -> Vec<i64> {
+pub(super) fn ns(body: &Value) -> Vec<i64> {
     body.as_array()
         .unwrap()
         .iter()
@@ -394,6 +400,7 @@ async fn position_header_follows_commits() {
         endpoints: Vec::new(),
         app_name: "shop",
         connections: Arc::from(Vec::new()),
+        auth: Auth::new(None),
     };
     let reply = Server {
         router: router(state),
@@ -415,6 +422,7 @@ fn server_with_connection() -> (Server, Arc<crate::sources::LsnProgress>) {
         endpoints: Vec::new(),
         app_name: "shop",
         connections: Arc::from(vec![("db".to_string(), progress.clone())]),
+        auth: Auth::new(None),
     };
     let server = Server {
         router: router(state),

@@ -19,7 +19,7 @@ use redb::WriteTransaction;
 use std::sync::Arc;
 
 /// Compile-time settings of a generated pipeline (from `dozer-config.yaml`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Settings {
     pub app_name: &'static str,
     /// Where the cache database lives (`home_dir`), absolute.
@@ -32,6 +32,24 @@ pub struct Settings {
     pub poll_interval_ms: u64,
     /// Identifies the generated code; a cache written by other code is rebuilt.
     pub fingerprint: &'static str,
+    /// `api.api_security: !Jwt <secret>`: the APIs need tokens signed with it. The
+    /// `DOZER_JWT_SECRET` environment variable overrides it (see `api::auth::secret_from`).
+    pub jwt_secret: Option<&'static str>,
+}
+
+impl std::fmt::Debug for Settings {
+    /// Every setting but the secret, which logs must never show.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("app_name", &self.app_name)
+            .field("home_dir", &self.home_dir)
+            .field("rest_host", &self.rest_host)
+            .field("rest_port", &self.rest_port)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("fingerprint", &self.fingerprint)
+            .field("jwt_secret", &self.jwt_secret.map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// What `dozerc` generates for one pipeline.

@@ -2,7 +2,8 @@
 
 use super::driver::{Driver, PostgresFeed};
 use super::{Args, Pipeline, Settings};
-use crate::api::{serve, ApiState};
+use crate::api::auth::{secret_from, SecretOrigin, SECRET_ENV};
+use crate::api::{serve, ApiState, Auth};
 use crate::cache::{read_source_lsn, replication_slot, Store};
 use crate::events::ChangeFeed;
 use crate::grpc::GrpcContext;
@@ -50,6 +51,8 @@ fn init_logging() {
 }
 
 fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String> {
+    // Before anything is opened: a bad secret is a configuration error, not a late surprise.
+    let auth = api_auth(settings)?;
     let db_path = args.database_path(settings.app_name);
     if args.resnapshot && db_path.exists() {
         std::fs::remove_file(&db_path)
@@ -147,6 +150,7 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
     let grpc_ctx = GrpcContext {
         store: store.clone(),
         feed,
+        auth: auth.clone(),
     };
     let grpc_services = P::grpc(&grpc_ctx);
     let state = ApiState {
@@ -154,6 +158,7 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
         endpoints,
         app_name: settings.app_name,
         connections: progress,
+        auth,
     };
     let result = runtime.block_on(async move {
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
@@ -200,6 +205,29 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
     // replication sessions cleanly, so a restart finds the slot free.
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
+}
+
+/// The APIs' security: the secret of `DOZER_JWT_SECRET` or the config, or none. Logs where
+/// the secret came from, never the secret.
+fn api_auth(settings: &Settings) -> Result<Auth, String> {
+    let env = std::env::var_os(SECRET_ENV)
+        .map(|value| {
+            value
+                .into_string()
+                .map_err(|_| format!("{SECRET_ENV} is not valid UTF-8"))
+        })
+        .transpose()?;
+    Ok(match secret_from(settings.jwt_secret, env)? {
+        Some((secret, origin)) => {
+            let from = match origin {
+                SecretOrigin::Environment => SECRET_ENV,
+                SecretOrigin::Config => "api.api_security",
+            };
+            tracing::info!("JWT security on (secret from {from}): requests need a bearer token");
+            Auth::new(Some(&secret))
+        }
+        None => Auth::new(None),
+    })
 }
 
 /// A Postgres connection as restored from the cache.

@@ -6,7 +6,9 @@ use super::common_proto::{
     CountResponse, Event, GetEndpointsRequest, GetEndpointsResponse, GetFieldsRequest,
     GetFieldsResponse, OnEventRequest, QueryRequest, QueryResponse,
 };
-use super::endpoint::{blocking, forward, parse_filter, parse_query, DynEndpoint, EventStream};
+use super::endpoint::{
+    authorization, authorized_filter, authorized_query, blocking, forward, DynEndpoint, EventStream,
+};
 use super::{convert, GrpcContext};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -21,7 +23,14 @@ impl CommonService {
         CommonService { ctx, endpoints }
     }
 
-    fn endpoint(&self, name: &str) -> Result<Arc<dyn DynEndpoint>, Status> {
+    /// The endpoint named `name`. The caller's token is checked first, so that names are not
+    /// revealed to callers without one.
+    fn endpoint(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        name: &str,
+    ) -> Result<Arc<dyn DynEndpoint>, Status> {
+        self.ctx.auth.authenticate(authorization(metadata))?;
         self.endpoints
             .iter()
             .find(|e| e.decl().name == name)
@@ -42,9 +51,14 @@ impl CommonGrpcService for CommonService {
         &self,
         request: Request<QueryRequest>,
     ) -> Result<Response<QueryResponse>, Status> {
-        let request = request.into_inner();
-        let endpoint = self.endpoint(&request.endpoint)?;
-        let query = parse_query(request.query.as_deref(), endpoint.decl())?;
+        let (metadata, _, request) = request.into_parts();
+        let endpoint = self.endpoint(&metadata, &request.endpoint)?;
+        let query = authorized_query(
+            &self.ctx.auth,
+            &metadata,
+            request.query.as_deref(),
+            endpoint.decl(),
+        )?;
         let fields = convert::fields(endpoint.decl().fields);
         let page = blocking(move || endpoint.query_records(&query)).await?;
         Ok(Response::new(QueryResponse {
@@ -58,9 +72,14 @@ impl CommonGrpcService for CommonService {
         &self,
         request: Request<QueryRequest>,
     ) -> Result<Response<CountResponse>, Status> {
-        let request = request.into_inner();
-        let endpoint = self.endpoint(&request.endpoint)?;
-        let query = parse_query(request.query.as_deref(), endpoint.decl())?;
+        let (metadata, _, request) = request.into_parts();
+        let endpoint = self.endpoint(&metadata, &request.endpoint)?;
+        let query = authorized_query(
+            &self.ctx.auth,
+            &metadata,
+            request.query.as_deref(),
+            endpoint.decl(),
+        )?;
         let count = blocking(move || endpoint.count_records(&query)).await?;
         Ok(Response::new(CountResponse { count }))
     }
@@ -71,9 +90,14 @@ impl CommonGrpcService for CommonService {
         &self,
         request: Request<OnEventRequest>,
     ) -> Result<Response<Self::OnEventStream>, Status> {
-        let request = request.into_inner();
-        let endpoint = self.endpoint(&request.endpoint)?;
-        let filter = parse_filter(request.filter.as_deref(), endpoint.decl())?;
+        let (metadata, _, request) = request.into_parts();
+        let endpoint = self.endpoint(&metadata, &request.endpoint)?;
+        let filter = authorized_filter(
+            &self.ctx.auth,
+            &metadata,
+            request.filter.as_deref(),
+            endpoint.decl(),
+        )?;
         let name = endpoint.decl().name;
         let receiver = self.ctx.feed.subscribe(name);
         Ok(Response::new(forward(receiver, name, move |committed| {
@@ -93,8 +117,11 @@ impl CommonGrpcService for CommonService {
 
     async fn get_endpoints(
         &self,
-        _request: Request<GetEndpointsRequest>,
+        request: Request<GetEndpointsRequest>,
     ) -> Result<Response<GetEndpointsResponse>, Status> {
+        self.ctx
+            .auth
+            .authenticate(authorization(request.metadata()))?;
         Ok(Response::new(GetEndpointsResponse {
             endpoints: self
                 .endpoints
@@ -108,7 +135,7 @@ impl CommonGrpcService for CommonService {
         &self,
         request: Request<GetFieldsRequest>,
     ) -> Result<Response<GetFieldsResponse>, Status> {
-        let endpoint = self.endpoint(&request.get_ref().endpoint)?;
+        let endpoint = self.endpoint(request.metadata(), &request.get_ref().endpoint)?;
         let decl = endpoint.decl();
         Ok(Response::new(GetFieldsResponse {
             primary_index: decl.primary_key.iter().map(|k| k.to_string()).collect(),

@@ -3,7 +3,7 @@
 //! service holds every endpoint through ([`DynEndpoint`]).
 
 use super::{convert, types, GrpcContext};
-use crate::api::{ApiError, EndpointApi, EndpointDecl, Filter, Page, Query, TypedEndpoint};
+use crate::api::{ApiError, Auth, EndpointApi, EndpointDecl, Filter, Page, Query, TypedEndpoint};
 use crate::events::{ChangeFeed, CommitPosition, CommittedChanges};
 use crate::types::{Delta, Record, TableKey};
 use std::pin::Pin;
@@ -32,6 +32,7 @@ pub struct Change<T> {
 pub struct TypedService<K, T> {
     endpoint: Arc<TypedEndpoint<K, T>>,
     feed: Arc<ChangeFeed>,
+    auth: Auth,
 }
 
 impl<K: TableKey, T: Record> TypedService<K, T> {
@@ -39,23 +40,24 @@ impl<K: TableKey, T: Record> TypedService<K, T> {
         TypedService {
             endpoint,
             feed: ctx.feed.clone(),
+            auth: ctx.auth.clone(),
         }
     }
 
     /// `query`: the page of rows matching the JSON query text.
     pub async fn query(
         &self,
-        _metadata: &MetadataMap,
+        metadata: &MetadataMap,
         query: Option<&str>,
     ) -> Result<Page<T>, Status> {
-        let query = parse_query(query, self.endpoint.decl())?;
+        let query = authorized_query(&self.auth, metadata, query, self.endpoint.decl())?;
         let endpoint = self.endpoint.clone();
         Ok(blocking(move || endpoint.page(&query)).await?)
     }
 
     /// `count`: the number of rows matching the query's filter.
-    pub async fn count(&self, _metadata: &MetadataMap, query: Option<&str>) -> Result<u64, Status> {
-        let query = parse_query(query, self.endpoint.decl())?;
+    pub async fn count(&self, metadata: &MetadataMap, query: Option<&str>) -> Result<u64, Status> {
+        let query = authorized_query(&self.auth, metadata, query, self.endpoint.decl())?;
         let endpoint = self.endpoint.clone();
         Ok(blocking(move || endpoint.count_matching(&query).map(|(n, _)| n)).await?)
     }
@@ -64,7 +66,7 @@ impl<K: TableKey, T: Record> TypedService<K, T> {
     /// turned into the service's event message by `event`.
     pub fn subscribe<E, F>(
         &self,
-        _metadata: &MetadataMap,
+        metadata: &MetadataMap,
         filter: Option<&str>,
         event: F,
     ) -> Result<EventStream<E>, Status>
@@ -73,7 +75,7 @@ impl<K: TableKey, T: Record> TypedService<K, T> {
         F: Fn(Change<T>) -> E + Send + 'static,
     {
         let decl = self.endpoint.decl();
-        let filter = parse_filter(filter, decl)?;
+        let filter = authorized_filter(&self.auth, metadata, filter, decl)?;
         let receiver = self.feed.subscribe(decl.name);
         Ok(forward(receiver, decl.name, move |committed| {
             typed_changes::<K, T>(committed, filter.as_ref())
@@ -127,26 +129,48 @@ impl<K: TableKey, T: Record> DynEndpoint for TypedEndpoint<K, T> {
     }
 }
 
-/// Parses a query's JSON text (absent or blank: the first page in key order).
-pub(super) fn parse_query(text: Option<&str>, decl: &EndpointDecl) -> Result<Query, Status> {
-    Ok(Query::from_body(
-        text.unwrap_or_default().as_bytes(),
-        decl.fields,
-    )?)
+/// The `authorization` metadata value, if it is text.
+pub(super) fn authorization(metadata: &MetadataMap) -> Option<&str> {
+    metadata.get("authorization").and_then(|v| v.to_str().ok())
 }
 
-/// Parses an `OnEvent` filter's JSON text (absent or blank: every change).
-pub(super) fn parse_filter(
+/// Checks the caller's token for `decl` and parses its query's JSON text (absent or blank: the
+/// first page in key order), restricted to the rows the token may read.
+pub(super) fn authorized_query(
+    auth: &Auth,
+    metadata: &MetadataMap,
+    text: Option<&str>,
+    decl: &EndpointDecl,
+) -> Result<Query, Status> {
+    let restriction = auth.authorize(authorization(metadata), decl)?;
+    let mut query = Query::from_body(text.unwrap_or_default().as_bytes(), decl.fields)?;
+    if let Some(filter) = restriction {
+        query.restrict(filter);
+    }
+    Ok(query)
+}
+
+/// Checks the caller's token for `decl` and parses an `OnEvent` filter's JSON text (absent or
+/// blank: every change), restricted to the rows the token may read.
+pub(super) fn authorized_filter(
+    auth: &Auth,
+    metadata: &MetadataMap,
     text: Option<&str>,
     decl: &EndpointDecl,
 ) -> Result<Option<Filter>, Status> {
+    let restriction = auth.authorize(authorization(metadata), decl)?;
     let text = text.unwrap_or_default();
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    let json: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| ApiError::bad_request(format!("filter is not JSON: {e}")))?;
-    Ok(Some(Filter::parse(&json, decl.fields)?))
+    let own = if text.trim().is_empty() {
+        None
+    } else {
+        let json: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| ApiError::bad_request(format!("filter is not JSON: {e}")))?;
+        Some(Filter::parse(&json, decl.fields)?)
+    };
+    Ok(match (own, restriction) {
+        (Some(own), Some(restriction)) => Some(Filter::And(vec![own, restriction])),
+        (own, restriction) => own.or(restriction),
+    })
 }
 
 /// The changes of one commit as a subscriber with `filter` sees them: an update whose row

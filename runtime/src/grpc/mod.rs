@@ -10,11 +10,14 @@ mod common;
 mod convert;
 mod endpoint;
 mod status;
+#[cfg(test)]
+mod tests;
 
 pub use common::CommonService;
 pub use convert::{fields, record, value, ToProto};
 pub use endpoint::{Change, DynEndpoint, EventStream, TypedService};
 
+use crate::api::Auth;
 use crate::cache::Store;
 use crate::events::ChangeFeed;
 use std::convert::Infallible;
@@ -42,6 +45,8 @@ pub mod common_proto {
 pub struct GrpcContext {
     pub store: Store,
     pub feed: Arc<ChangeFeed>,
+    /// JWT security, as for REST: the `authorization` metadata carries `Bearer <token>`.
+    pub auth: Auth,
 }
 
 /// The services a pipeline serves, collected by its generated `grpc::services`.

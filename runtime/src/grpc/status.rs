@@ -8,6 +8,8 @@ impl From<ApiError> for Status {
         let code = match &error {
             ApiError::BadRequest(_) => Code::InvalidArgument,
             ApiError::NotFound(_) => Code::NotFound,
+            ApiError::Unauthorized(_) => Code::Unauthenticated,
+            ApiError::Forbidden(_) => Code::PermissionDenied,
             ApiError::MethodNotAllowed(_) => Code::Unimplemented,
             ApiError::Timeout(_) => Code::DeadlineExceeded,
             ApiError::Store(_) | ApiError::Internal(_) => Code::Internal,

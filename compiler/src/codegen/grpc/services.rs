@@ -31,7 +31,11 @@ pub fn grpc_file(p: &Pipeline, names: &Names, grpc: &[GrpcNames]) -> TokenStream
             heck::ToSnakeCase::to_snake_case(g.service.as_str())
         );
         let server = format_ident!("{}Server", g.service);
-        let service = format_ident!("{}Grpc", g.service);
+        // From the module, which is unique: endpoints named alike share a service name.
+        let service = format_ident!(
+            "{}Grpc",
+            heck::ToUpperCamelCase::to_upper_camel_case(g.module.as_str())
+        );
         let convert = format_ident!("{}_message", g.module);
         let var = format_ident!("{}_endpoint", g.module);
 

@@ -22,9 +22,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::country_stats::country_stats_service_server::CountryStatsServiceServer::new(
-                CountryStatsServiceGrpc(
-                    TypedService::new(ctx, country_stats_endpoint.clone()),
-                ),
+                CountryStatsGrpc(TypedService::new(ctx, country_stats_endpoint.clone())),
             ),
             country_stats_endpoint,
         );
@@ -37,7 +35,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::customer_discounts::customer_discounts_service_server::CustomerDiscountsServiceServer::new(
-                CustomerDiscountsServiceGrpc(
+                CustomerDiscountsGrpc(
                     TypedService::new(ctx, customer_discounts_endpoint.clone()),
                 ),
             ),
@@ -52,7 +50,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::totals::totals_service_server::TotalsServiceServer::new(
-                TotalsServiceGrpc(TypedService::new(ctx, totals_endpoint.clone())),
+                TotalsGrpc(TypedService::new(ctx, totals_endpoint.clone())),
             ),
             totals_endpoint,
         );
@@ -60,13 +58,13 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
 }
 
 /// `country_stats` (`/country_stats`): the typed service `dozer.generated.country_stats.CountryStatsService` over the endpoint's cache.
-pub struct CountryStatsServiceGrpc(
+pub struct CountryStatsGrpc(
     TypedService<crate::pipeline::CountryStatsKey, crate::records::CountryStatsRow>,
 );
 
 #[tonic::async_trait]
 impl proto::country_stats::country_stats_service_server::CountryStatsService
-for CountryStatsServiceGrpc {
+for CountryStatsGrpc {
     async fn query(
         &self,
         request: Request<proto::country_stats::QueryRequest>,
@@ -144,7 +142,7 @@ fn country_stats_message(
 }
 
 /// `customer_discounts` (`/customer_discounts`): the typed service `dozer.generated.customer_discounts.CustomerDiscountsService` over the endpoint's cache.
-pub struct CustomerDiscountsServiceGrpc(
+pub struct CustomerDiscountsGrpc(
     TypedService<
         crate::pipeline::CustomerDiscountsKey,
         crate::records::CustomerDiscountsRow,
@@ -153,7 +151,7 @@ pub struct CustomerDiscountsServiceGrpc(
 
 #[tonic::async_trait]
 impl proto::customer_discounts::customer_discounts_service_server::CustomerDiscountsService
-for CustomerDiscountsServiceGrpc {
+for CustomerDiscountsGrpc {
     async fn query(
         &self,
         request: Request<proto::customer_discounts::QueryRequest>,
@@ -218,12 +216,12 @@ fn customer_discounts_message(
 }
 
 /// `totals` (`/totals`): the typed service `dozer.generated.totals.TotalsService` over the endpoint's cache.
-pub struct TotalsServiceGrpc(
+pub struct TotalsGrpc(
     TypedService<crate::pipeline::TotalsKey, crate::records::TotalsRow>,
 );
 
 #[tonic::async_trait]
-impl proto::totals::totals_service_server::TotalsService for TotalsServiceGrpc {
+impl proto::totals::totals_service_server::TotalsService for TotalsGrpc {
     async fn query(
         &self,
         request: Request<proto::totals::QueryRequest>,

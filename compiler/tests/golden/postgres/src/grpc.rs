@@ -22,7 +22,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::big_orders::big_orders_service_server::BigOrdersServiceServer::new(
-                BigOrdersServiceGrpc(TypedService::new(ctx, big_orders_endpoint.clone())),
+                BigOrdersGrpc(TypedService::new(ctx, big_orders_endpoint.clone())),
             ),
             big_orders_endpoint,
         );
@@ -35,7 +35,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::per_region::per_region_service_server::PerRegionServiceServer::new(
-                PerRegionServiceGrpc(TypedService::new(ctx, per_region_endpoint.clone())),
+                PerRegionGrpc(TypedService::new(ctx, per_region_endpoint.clone())),
             ),
             per_region_endpoint,
         );
@@ -48,7 +48,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::page_views::page_views_service_server::PageViewsServiceServer::new(
-                PageViewsServiceGrpc(TypedService::new(ctx, page_views_endpoint.clone())),
+                PageViewsGrpc(TypedService::new(ctx, page_views_endpoint.clone())),
             ),
             page_views_endpoint,
         );
@@ -56,13 +56,12 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
 }
 
 /// `big_orders` (`/big_orders`): the typed service `dozer.generated.big_orders.BigOrdersService` over the endpoint's cache.
-pub struct BigOrdersServiceGrpc(
+pub struct BigOrdersGrpc(
     TypedService<crate::pipeline::BigOrdersKey, crate::records::BigOrdersRow>,
 );
 
 #[tonic::async_trait]
-impl proto::big_orders::big_orders_service_server::BigOrdersService
-for BigOrdersServiceGrpc {
+impl proto::big_orders::big_orders_service_server::BigOrdersService for BigOrdersGrpc {
     async fn query(
         &self,
         request: Request<proto::big_orders::QueryRequest>,
@@ -127,13 +126,12 @@ fn big_orders_message(
 }
 
 /// `per_region` (`/per_region`): the typed service `dozer.generated.per_region.PerRegionService` over the endpoint's cache.
-pub struct PerRegionServiceGrpc(
+pub struct PerRegionGrpc(
     TypedService<crate::pipeline::PerRegionKey, crate::records::PerRegionRow>,
 );
 
 #[tonic::async_trait]
-impl proto::per_region::per_region_service_server::PerRegionService
-for PerRegionServiceGrpc {
+impl proto::per_region::per_region_service_server::PerRegionService for PerRegionGrpc {
     async fn query(
         &self,
         request: Request<proto::per_region::QueryRequest>,
@@ -198,13 +196,12 @@ fn per_region_message(
 }
 
 /// `page_views` (`/page_views`): the typed service `dozer.generated.page_views.PageViewsService` over the endpoint's cache.
-pub struct PageViewsServiceGrpc(
+pub struct PageViewsGrpc(
     TypedService<crate::pipeline::PageViewsKey, crate::records::PageViewsRow>,
 );
 
 #[tonic::async_trait]
-impl proto::page_views::page_views_service_server::PageViewsService
-for PageViewsServiceGrpc {
+impl proto::page_views::page_views_service_server::PageViewsService for PageViewsGrpc {
     async fn query(
         &self,
         request: Request<proto::page_views::QueryRequest>,

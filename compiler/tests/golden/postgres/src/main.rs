@@ -23,6 +23,7 @@ const SETTINGS: dozer_runtime::app::Settings = dozer_runtime::app::Settings {
     grpc_port: 50051,
     poll_interval_ms: 200,
     fingerprint: "$FINGERPRINT",
+    jwt_secret: None,
 };
 
 fn main() -> std::process::ExitCode {

@@ -22,7 +22,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::big_orders::big_orders_service_server::BigOrdersServiceServer::new(
-                BigOrdersServiceGrpc(TypedService::new(ctx, big_orders_endpoint.clone())),
+                BigOrdersGrpc(TypedService::new(ctx, big_orders_endpoint.clone())),
             ),
             big_orders_endpoint,
         );
@@ -35,9 +35,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::top_customers::top_customers_service_server::TopCustomersServiceServer::new(
-                TopCustomersServiceGrpc(
-                    TypedService::new(ctx, top_customers_endpoint.clone()),
-                ),
+                TopCustomersGrpc(TypedService::new(ctx, top_customers_endpoint.clone())),
             ),
             top_customers_endpoint,
         );
@@ -45,11 +43,10 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
 }
 
 /// `big_orders` (`/big_orders`): the typed service `dozer.generated.big_orders.BigOrdersService` over the endpoint's cache.
-pub struct BigOrdersServiceGrpc(TypedService<RecordId, crate::records::BigOrdersRow>);
+pub struct BigOrdersGrpc(TypedService<RecordId, crate::records::BigOrdersRow>);
 
 #[tonic::async_trait]
-impl proto::big_orders::big_orders_service_server::BigOrdersService
-for BigOrdersServiceGrpc {
+impl proto::big_orders::big_orders_service_server::BigOrdersService for BigOrdersGrpc {
     async fn query(
         &self,
         request: Request<proto::big_orders::QueryRequest>,
@@ -116,13 +113,13 @@ fn big_orders_message(
 }
 
 /// `top_customers` (`/top_customers`): the typed service `dozer.generated.top_customers.TopCustomersService` over the endpoint's cache.
-pub struct TopCustomersServiceGrpc(
+pub struct TopCustomersGrpc(
     TypedService<crate::pipeline::TopCustomersKey, crate::records::TopCustomersRow>,
 );
 
 #[tonic::async_trait]
 impl proto::top_customers::top_customers_service_server::TopCustomersService
-for TopCustomersServiceGrpc {
+for TopCustomersGrpc {
     async fn query(
         &self,
         request: Request<proto::top_customers::QueryRequest>,

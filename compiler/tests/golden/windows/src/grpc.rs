@@ -22,9 +22,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::daily_sales::daily_sales_service_server::DailySalesServiceServer::new(
-                DailySalesServiceGrpc(
-                    TypedService::new(ctx, daily_sales_endpoint.clone()),
-                ),
+                DailySalesGrpc(TypedService::new(ctx, daily_sales_endpoint.clone())),
             ),
             daily_sales_endpoint,
         );
@@ -37,7 +35,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::busy_hours::busy_hours_service_server::BusyHoursServiceServer::new(
-                BusyHoursServiceGrpc(TypedService::new(ctx, busy_hours_endpoint.clone())),
+                BusyHoursGrpc(TypedService::new(ctx, busy_hours_endpoint.clone())),
             ),
             busy_hours_endpoint,
         );
@@ -50,9 +48,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::daily_lines::daily_lines_service_server::DailyLinesServiceServer::new(
-                DailyLinesServiceGrpc(
-                    TypedService::new(ctx, daily_lines_endpoint.clone()),
-                ),
+                DailyLinesGrpc(TypedService::new(ctx, daily_lines_endpoint.clone())),
             ),
             daily_lines_endpoint,
         );
@@ -65,9 +61,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::tracked_days::tracked_days_service_server::TrackedDaysServiceServer::new(
-                TrackedDaysServiceGrpc(
-                    TypedService::new(ctx, tracked_days_endpoint.clone()),
-                ),
+                TrackedDaysGrpc(TypedService::new(ctx, tracked_days_endpoint.clone())),
             ),
             tracked_days_endpoint,
         );
@@ -80,7 +74,7 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
     services
         .add(
             proto::recent_big_sales::recent_big_sales_service_server::RecentBigSalesServiceServer::new(
-                RecentBigSalesServiceGrpc(
+                RecentBigSalesGrpc(
                     TypedService::new(ctx, recent_big_sales_endpoint.clone()),
                 ),
             ),
@@ -90,13 +84,13 @@ pub fn services(ctx: &GrpcContext) -> GrpcServices {
 }
 
 /// `daily_sales` (`/daily_sales`): the typed service `dozer.generated.daily_sales.DailySalesService` over the endpoint's cache.
-pub struct DailySalesServiceGrpc(
+pub struct DailySalesGrpc(
     TypedService<crate::pipeline::DailySalesKey, crate::records::DailySalesRow>,
 );
 
 #[tonic::async_trait]
 impl proto::daily_sales::daily_sales_service_server::DailySalesService
-for DailySalesServiceGrpc {
+for DailySalesGrpc {
     async fn query(
         &self,
         request: Request<proto::daily_sales::QueryRequest>,
@@ -161,13 +155,12 @@ fn daily_sales_message(
 }
 
 /// `busy_hours` (`/busy_hours`): the typed service `dozer.generated.busy_hours.BusyHoursService` over the endpoint's cache.
-pub struct BusyHoursServiceGrpc(
+pub struct BusyHoursGrpc(
     TypedService<crate::pipeline::BusyHoursKey, crate::records::BusyHoursRow>,
 );
 
 #[tonic::async_trait]
-impl proto::busy_hours::busy_hours_service_server::BusyHoursService
-for BusyHoursServiceGrpc {
+impl proto::busy_hours::busy_hours_service_server::BusyHoursService for BusyHoursGrpc {
     async fn query(
         &self,
         request: Request<proto::busy_hours::QueryRequest>,
@@ -232,11 +225,11 @@ fn busy_hours_message(
 }
 
 /// `daily_lines` (`/daily_lines`): the typed service `dozer.generated.daily_lines.DailyLinesService` over the endpoint's cache.
-pub struct DailyLinesServiceGrpc(TypedService<RecordId, crate::records::DailyLinesRow>);
+pub struct DailyLinesGrpc(TypedService<RecordId, crate::records::DailyLinesRow>);
 
 #[tonic::async_trait]
 impl proto::daily_lines::daily_lines_service_server::DailyLinesService
-for DailyLinesServiceGrpc {
+for DailyLinesGrpc {
     async fn query(
         &self,
         request: Request<proto::daily_lines::QueryRequest>,
@@ -301,13 +294,13 @@ fn daily_lines_message(
 }
 
 /// `tracked_days` (`/tracked_days`): the typed service `dozer.generated.tracked_days.TrackedDaysService` over the endpoint's cache.
-pub struct TrackedDaysServiceGrpc(
+pub struct TrackedDaysGrpc(
     TypedService<crate::pipeline::TrackedDaysKey, crate::records::TrackedDaysRow>,
 );
 
 #[tonic::async_trait]
 impl proto::tracked_days::tracked_days_service_server::TrackedDaysService
-for TrackedDaysServiceGrpc {
+for TrackedDaysGrpc {
     async fn query(
         &self,
         request: Request<proto::tracked_days::QueryRequest>,
@@ -371,13 +364,11 @@ fn tracked_days_message(
 }
 
 /// `recent_big_sales` (`/recent_big_sales`): the typed service `dozer.generated.recent_big_sales.RecentBigSalesService` over the endpoint's cache.
-pub struct RecentBigSalesServiceGrpc(
-    TypedService<RecordId, crate::records::RecentBigSalesRow>,
-);
+pub struct RecentBigSalesGrpc(TypedService<RecordId, crate::records::RecentBigSalesRow>);
 
 #[tonic::async_trait]
 impl proto::recent_big_sales::recent_big_sales_service_server::RecentBigSalesService
-for RecentBigSalesServiceGrpc {
+for RecentBigSalesGrpc {
     async fn query(
         &self,
         request: Request<proto::recent_big_sales::QueryRequest>,
