@@ -164,3 +164,33 @@ fn endpoints_differing_only_in_style_type_check() {
         generate(&compiled.pipeline, &real_options()).unwrap_or_else(|e| panic!("{}", render(&e)));
     assert_type_checks(&g);
 }
+
+/// Endpoint names that shadow proto packages (`dozer`, `google`), that prost renames
+/// (`orders_by_x_y`), that start with a digit, or that clash with the fixed messages of an
+/// endpoint's package: the protos compile and the services type-check.
+#[test]
+fn awkward_endpoint_names_give_valid_protos_and_services() {
+    let sql = "SELECT Country, COUNT(*) AS n, MAX(InvoiceDate) AS last_sale INTO t FROM sales GROUP BY Country;";
+    let names = [
+        "dozer",
+        "google",
+        "orders_by_x_y",
+        "2024_sales",
+        "event",
+        "query_request",
+    ];
+    let endpoints: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!("  - name: {name}\n    path: /p{i}\n    table_name: t\n"))
+        .collect();
+    let compiled = compile(sql, &format!("endpoints:\n{endpoints}"))
+        .unwrap_or_else(|e| panic!("{}", render(&e)));
+    let g =
+        generate(&compiled.pipeline, &real_options()).unwrap_or_else(|e| panic!("{}", render(&e)));
+    let proto = file(&g, "proto/dozer/generated/orders_by_x_y.proto");
+    assert!(proto.contains("service OrdersByXyService {"), "{proto}");
+    assert!(file(&g, "proto/dozer/generated/e_2024_sales.proto").contains("message E2024Sales {"));
+    assert!(file(&g, "proto/dozer/generated/event.proto").contains("message EventRecord {"));
+    assert_type_checks(&g);
+}

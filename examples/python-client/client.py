@@ -53,10 +53,12 @@ def main():
             row = dict(zip(names, values))
             print(f"day {row['start'].ToJsonString()}: {row['total_sales'].value}")
 
-        # Live changes: every insert, update and delete committed from now on.
-        print(f"following customer_lifetime_value for {args.follow:g}s ...")
+        # Live changes: every insert, update and delete committed from now on. The response
+        # headers arrive once the subscription is in place.
         events = customers.OnEvent(clv.EventRequest(), metadata=metadata, timeout=args.follow)
         try:
+            events.initial_metadata()
+            print(f"following customer_lifetime_value for {args.follow:g}s ...", flush=True)
             for event in events:
                 kind = types_pb2.OperationType.Name(event.typ)
                 row = event.new if event.HasField("new") else event.old

@@ -16,21 +16,31 @@ const PACKAGES: &[&str] = &[
 
 static VENV_LOCK: Mutex<()> = Mutex::new(());
 
-/// The venv's python, creating the venv on first use.
+/// The venv's python, creating the venv on first use. It is built in a folder of its own and
+/// renamed into place, so that test processes running at once never see half of one.
 pub fn python() -> anyhow::Result<PathBuf> {
     let _guard = VENV_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let venv = crate::workspace_root().join("target").join("grpc-venv");
+    let target = crate::workspace_root().join("target");
+    let venv = target.join("grpc-venv");
     let python = venv.join("bin").join("python");
-    let ready = venv.join(".installed");
-    if std::fs::read_to_string(&ready).ok().as_deref() == Some(&PACKAGES.join("\n")) {
+    let wanted = PACKAGES.join("\n");
+    let ready = |venv: &Path| {
+        std::fs::read_to_string(venv.join(".installed"))
+            .ok()
+            .as_deref()
+            == Some(wanted.as_str())
+    };
+    if ready(&venv) {
         return Ok(python);
     }
+    let building = target.join(format!("grpc-venv.building-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&building);
     let status = Command::new("python3")
         .args(["-m", "venv"])
-        .arg(&venv)
+        .arg(&building)
         .status()?;
     anyhow::ensure!(status.success(), "python3 -m venv failed");
-    let status = Command::new(&python)
+    let status = Command::new(building.join("bin").join("python"))
         .args([
             "-m",
             "pip",
@@ -41,7 +51,16 @@ pub fn python() -> anyhow::Result<PathBuf> {
         .args(PACKAGES)
         .status()?;
     anyhow::ensure!(status.success(), "pip install {PACKAGES:?} failed");
-    std::fs::write(&ready, PACKAGES.join("\n"))?;
+    std::fs::write(building.join(".installed"), &wanted)?;
+    if !ready(&venv) {
+        let _ = std::fs::remove_dir_all(&venv);
+        if std::fs::rename(&building, &venv).is_ok() {
+            return Ok(python);
+        }
+    }
+    // Another process put its venv in place first.
+    let _ = std::fs::remove_dir_all(&building);
+    anyhow::ensure!(ready(&venv), "no usable venv at {}", venv.display());
     Ok(python)
 }
 
@@ -78,16 +97,21 @@ pub fn generate_stubs(crate_dir: &Path, out: &Path) -> anyhow::Result<()> {
 
 /// The test client, run with the stubs in `stubs` on its path.
 pub fn client(stubs: &Path, args: &[&str]) -> anyhow::Result<Command> {
+    let script = crate::workspace_root()
+        .join("tests")
+        .join("python")
+        .join("grpc_client.py");
+    script_command(stubs, &script, args)
+}
+
+/// Any Python script of the repository, run with the stubs in `stubs` on its path.
+pub fn script_command(stubs: &Path, script: &Path, args: &[&str]) -> anyhow::Result<Command> {
     let mut command = Command::new(python()?);
     command
-        .arg(
-            crate::workspace_root()
-                .join("tests")
-                .join("python")
-                .join("grpc_client.py"),
-        )
+        .arg(script)
         .args(args)
-        .env("PYTHONPATH", stubs);
+        .env("PYTHONPATH", stubs)
+        .env("PYTHONUNBUFFERED", "1");
     Ok(command)
 }
 

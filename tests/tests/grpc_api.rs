@@ -22,6 +22,7 @@ CREATE TABLE sales (
     sold_at timestamp NOT NULL,
     note text
 );
+ALTER TABLE sales REPLICA IDENTITY FULL;
 INSERT INTO sales
 SELECT i, (ARRAY['UK', 'France', 'Spain', 'Chile'])[1 + i % 4], (i * 7 % 50) + 0.25,
        timestamp '2024-03-01 08:00' + i * interval '37 minutes',
@@ -152,6 +153,7 @@ fn typed_and_common_services_agree_with_rest_and_postgres() -> anyhow::Result<()
     for (service, status) in out["health"].as_object().into_iter().flatten() {
         assert_eq!(status, "SERVING", "health of `{service}`");
     }
+    grpc_web_and_cors(running.grpc_port)?;
     let services = out["services"].to_string();
     for service in [
         "dozer.common.CommonGrpcService",
@@ -281,6 +283,52 @@ fn on_event_streams_committed_source_changes_through_a_filter() -> anyhow::Resul
             "an LSN: {event}"
         );
     }
+    Ok(())
+}
+
+/// One HTTP/1.1 exchange on a fresh connection (the server closes it after the response).
+fn http1(port: u16, head: &str, body: &[u8]) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(head.replace('\n', "\r\n").as_bytes())?;
+    stream.write_all(body)?;
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// What a browser does: a CORS preflight, then a gRPC-Web call over HTTP/1.1.
+fn grpc_web_and_cors(port: u16) -> anyhow::Result<()> {
+    let preflight = http1(
+        port,
+        "OPTIONS /dozer.common.CommonGrpcService/getEndpoints HTTP/1.1\nHost: localhost\n\
+         Origin: http://example.com\nAccess-Control-Request-Method: POST\n\
+         Access-Control-Request-Headers: content-type,x-grpc-web\nConnection: close\n\n",
+        b"",
+    )?;
+    let lower = preflight.to_ascii_lowercase();
+    assert!(
+        lower.starts_with("http/1.1 200") && lower.contains("access-control-allow-origin"),
+        "CORS preflight: {preflight}"
+    );
+    // An empty GetEndpointsRequest in one gRPC-Web frame: flag 0, length 0.
+    let reply = http1(
+        port,
+        "POST /dozer.common.CommonGrpcService/getEndpoints HTTP/1.1\nHost: localhost\n\
+         Origin: http://example.com\nContent-Type: application/grpc-web+proto\nX-Grpc-Web: 1\n\
+         Content-Length: 5\nConnection: close\n\n",
+        &[0, 0, 0, 0, 0],
+    )?;
+    assert!(reply.starts_with("HTTP/1.1 200"), "gRPC-Web: {reply}");
+    assert!(
+        reply.contains("by_country") && reply.contains("sales_list"),
+        "gRPC-Web answer holds the endpoints: {reply}"
+    );
+    assert!(
+        reply.contains("grpc-status:0"),
+        "gRPC-Web trailers: {reply}"
+    );
     Ok(())
 }
 

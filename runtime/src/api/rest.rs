@@ -142,12 +142,23 @@ fn endpoint_routes(endpoint: Endpoint, auth: Auth) -> Router {
 struct Restriction(Option<Filter>);
 
 impl Restriction {
-    fn apply(self, query: &mut Query) {
-        if let Some(filter) = self.0 {
-            query.restrict(filter);
+    /// ANDs the token's filter into `query`; returns whether the scan count may be shown.
+    /// Under a filter it may not: the rows read before the filter applies include rows the
+    /// holder must not learn about.
+    fn apply(self, query: &mut Query) -> ShowScanned {
+        match self.0 {
+            Some(filter) => {
+                query.restrict(filter);
+                ShowScanned(false)
+            }
+            None => ShowScanned(true),
         }
     }
 }
+
+/// Whether a response carries `x-dozer-rows-scanned`.
+#[derive(Clone, Copy)]
+struct ShowScanned(bool);
 
 /// An endpoint route: the token must grant the endpoint; its filter goes to the handler.
 async fn authorize_endpoint(
@@ -276,16 +287,18 @@ async fn list_records(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let mut query = list_params(&uri)?;
-    restriction.apply(&mut query);
+    let show = restriction.apply(&mut query);
     let page = blocking(move || endpoint.query(&query)).await?;
-    Ok(page_response(page))
+    Ok(page_response(page, show))
 }
 
 /// A page as Dozer's JSON array of rows, its cursor and scan count in headers.
-fn page_response(page: Page<Value>) -> Response {
+fn page_response(page: Page<Value>, show: ShowScanned) -> Response {
     let mut response = Json(Value::Array(page.rows)).into_response();
     let headers = response.headers_mut();
-    headers.insert(ROWS_SCANNED_HEADER, HeaderValue::from(page.scanned));
+    if show.0 {
+        headers.insert(ROWS_SCANNED_HEADER, HeaderValue::from(page.scanned));
+    }
     // Cursors are base64url: always a valid header value.
     if let Some(cursor) = page
         .next_cursor
@@ -350,9 +363,9 @@ async fn query_records(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let mut query = body_query(&endpoint, &headers, body)?;
-    restriction.apply(&mut query);
+    let show = restriction.apply(&mut query);
     let page = blocking(move || endpoint.query(&query)).await?;
-    Ok(page_response(page))
+    Ok(page_response(page, show))
 }
 
 async fn count_records(
@@ -362,13 +375,15 @@ async fn count_records(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let mut query = body_query(&endpoint, &headers, body)?;
-    restriction.apply(&mut query);
+    let show = restriction.apply(&mut query);
     let (count, scanned) = blocking(move || endpoint.count(&query)).await?;
-    Ok((
-        [(ROWS_SCANNED_HEADER, HeaderValue::from(scanned))],
-        Json(Value::from(count)),
-    )
-        .into_response())
+    let mut response = Json(Value::from(count)).into_response();
+    if show.0 {
+        response
+            .headers_mut()
+            .insert(ROWS_SCANNED_HEADER, HeaderValue::from(scanned));
+    }
+    Ok(response)
 }
 
 /// Decodes a query body. An empty body needs no content type (`curl -X POST .../query`). A

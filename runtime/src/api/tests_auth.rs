@@ -314,3 +314,26 @@ async fn security_off_ignores_authorization_headers() {
     let doc = s.get("/openapi.json").await.body;
     assert!(doc.get("security").is_none());
 }
+
+/// Rows read before a token's filter applies include rows its holder must not learn about:
+/// responses to a filtered token carry no `x-dozer-rows-scanned`.
+#[tokio::test]
+async fn a_filtered_token_sees_no_scan_counts() {
+    let s = secured();
+    for (filter, shown) in [(None, true), (Some(json!({"Total": 20})), false)] {
+        let header = format!("Bearer {}", sales_only(filter));
+        for (method, path, body) in [
+            ("GET", "/sales", ""),
+            ("POST", "/sales/query", r#"{"$filter": {"n": 1}}"#),
+            ("POST", "/sales/count", r#"{"$filter": {"n": 1}}"#),
+        ] {
+            let reply = s.send(request(method, path, Some(&header), body)).await;
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(
+                reply.header("x-dozer-rows-scanned").is_some(),
+                shown,
+                "{method} {path}"
+            );
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use super::{Pipeline, PipelineError};
 use crate::cache::store::{bump_position, write_source_lsn};
 use crate::cache::{Store, StoreError};
-use crate::events::{self, ChangeFeed, CommitPosition};
+use crate::events::{ChangeFeed, CommitPosition};
 use crate::sources::{format_lsn, FileSource, LsnProgress, RowChange, SourceBatch};
 use redb::WriteTransaction;
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,7 +75,7 @@ impl<P: Pipeline> Driver<P> {
             let txn = self.store.begin_write()?;
             self.pipeline.initialize(&txn)?;
             txn.commit().map_err(StoreError::from)?;
-            events::discard();
+            self.feed.discard();
         }
         let mut open: Option<OpenTxn> = None;
         let mut next_file_poll = Instant::now();
@@ -126,7 +126,7 @@ impl<P: Pipeline> Driver<P> {
                         return Err(interleaved(txn.connection, connection));
                     }
                     txn.txn.abort().map_err(StoreError::from)?;
-                    events::discard();
+                    self.feed.discard();
                     // Operators already absorbed part of the dropped transaction: reload
                     // their state from the last commit.
                     let txn = self.store.begin_write()?;

@@ -45,6 +45,8 @@ impl std::fmt::Debug for Settings {
             .field("home_dir", &self.home_dir)
             .field("rest_host", &self.rest_host)
             .field("rest_port", &self.rest_port)
+            .field("grpc_host", &self.grpc_host)
+            .field("grpc_port", &self.grpc_port)
             .field("poll_interval_ms", &self.poll_interval_ms)
             .field("fingerprint", &self.fingerprint)
             .field("jwt_secret", &self.jwt_secret.map(|_| "<redacted>"))

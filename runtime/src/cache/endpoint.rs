@@ -125,7 +125,10 @@ impl<K: TableKey, T: Record> EndpointTable<K, T> {
         if changes.is_empty() {
             return Ok(());
         }
-        crate::events::stage(&self.endpoint, changes);
+        // What subscribers are told is what this writes: the row each change replaced or
+        // removed, and nothing for a delete that retracts no stored row.
+        let staging = crate::events::wants(&self.endpoint);
+        let mut written = Vec::new();
         let mut table = txn.open_table(RawTable::new(&self.name))?;
         let mut index_tables = self
             .indexes
@@ -140,10 +143,17 @@ impl<K: TableKey, T: Record> EndpointTable<K, T> {
                     let bytes = encode(row)?;
                     let replaced = table.insert(key.as_slice(), bytes.as_slice())?;
                     let old = match replaced {
-                        Some(old) if indexed => Some(decode::<T>(old.value())?),
+                        Some(old) if indexed || staging => Some(decode::<T>(old.value())?),
                         _ => None,
                     };
                     self.reindex(&mut index_tables, &key, old.as_ref(), Some(row))?;
+                    if staging && old.as_ref() != Some(row) {
+                        written.push(Delta {
+                            key: change.key.clone(),
+                            old,
+                            new: Some(row.clone()),
+                        });
+                    }
                 }
                 None => {
                     // Remove only the row this delete retracts. Inside one transaction another
@@ -161,9 +171,15 @@ impl<K: TableKey, T: Record> EndpointTable<K, T> {
                     if retracted {
                         table.remove(key.as_slice())?;
                         self.reindex(&mut index_tables, &key, stored.as_ref(), None)?;
+                        if let (true, Some(stored)) = (staging, stored) {
+                            written.push(Delta::delete(change.key.clone(), stored));
+                        }
                     }
                 }
             }
+        }
+        if staging {
+            crate::events::stage(&self.endpoint, &written);
         }
         Ok(())
     }
@@ -346,6 +362,9 @@ mod tests {
         txn.commit().unwrap();
 
         // UPDATE t SET id = id + 1 under a deferred key, in WAL order.
+        let feed = crate::events::ChangeFeed::new();
+        let mut subscriber = feed.subscribe("t");
+        feed.begin();
         let txn = store.begin_write().unwrap();
         table
             .apply(
@@ -359,6 +378,28 @@ mod tests {
             )
             .unwrap();
         txn.commit().unwrap();
+        feed.publish(crate::events::CommitPosition {
+            commit: 2,
+            source: "pg".into(),
+            offset: "0/2".into(),
+        });
+        // Subscribers are told what was written: key 2 changed from `two` to `one`, and the
+        // delete that retracted nothing is not an event.
+        let committed = subscriber.receiver.try_recv().unwrap();
+        let events = committed.changes.as_ref().unwrap();
+        let events = events
+            .downcast_ref::<Vec<Delta<(Option<i64>,), Row>>>()
+            .unwrap();
+        let expected = [
+            Delta::delete((Some(1),), one.clone()),
+            Delta {
+                key: (Some(2),),
+                old: Some(two.clone()),
+                new: Some(one.clone()),
+            },
+            Delta::insert((Some(3),), two.clone()),
+        ];
+        assert_eq!(events.as_slice(), expected.as_slice());
         let read = store.begin_read().unwrap();
         assert_eq!(table.get(&read, &(Some(1),)).unwrap(), None);
         assert_eq!(table.get(&read, &(Some(2),)).unwrap(), Some(one));

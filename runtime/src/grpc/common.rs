@@ -99,20 +99,25 @@ impl CommonGrpcService for CommonService {
             endpoint.decl(),
         )?;
         let name = endpoint.decl().name;
-        let receiver = self.ctx.feed.subscribe(name);
-        Ok(Response::new(forward(receiver, name, move |committed| {
-            endpoint
-                .changes(committed, filter.as_ref())
-                .into_iter()
-                .map(|c| Event {
-                    endpoint: name.to_string(),
-                    typ: c.typ as i32,
-                    old: c.old,
-                    new: c.new,
-                    position: Some(c.position),
-                })
-                .collect()
-        })))
+        let mut subscription = self.ctx.feed.subscribe(name);
+        subscription.ready().await;
+        Ok(Response::new(forward(
+            subscription,
+            name,
+            move |changes, position| {
+                endpoint
+                    .changes(changes, position, filter.as_ref())
+                    .into_iter()
+                    .map(|c| Event {
+                        endpoint: name.to_string(),
+                        typ: c.typ as i32,
+                        old: c.old,
+                        new: c.new,
+                        position: Some(c.position),
+                    })
+                    .collect()
+            },
+        )))
     }
 
     async fn get_endpoints(

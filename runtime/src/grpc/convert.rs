@@ -46,8 +46,8 @@ impl ToProto for Timestamp {
     fn to_proto(&self) -> prost_types::Timestamp {
         prost_types::Timestamp {
             seconds: self.timestamp(),
-            // Below 1e9 by construction, so the cast cannot truncate.
-            nanos: self.timestamp_subsec_nanos() as i32,
+            // chrono carries a leap second as nanos >= 1e9, which protobuf does not allow.
+            nanos: self.timestamp_subsec_nanos().min(999_999_999) as i32,
         }
     }
 }

@@ -4,8 +4,9 @@
 
 use super::{convert, types, GrpcContext};
 use crate::api::{ApiError, Auth, EndpointApi, EndpointDecl, Filter, Page, Query, TypedEndpoint};
-use crate::events::{ChangeFeed, CommitPosition, CommittedChanges};
+use crate::events::{ChangeFeed, CommitPosition, Subscription, MAX_STAGED_CHANGES};
 use crate::types::{Delta, Record, TableKey};
+use std::any::Any;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
@@ -64,7 +65,7 @@ impl<K: TableKey, T: Record> TypedService<K, T> {
 
     /// `OnEvent`: every committed change from the next transaction on, through `filter`, each
     /// turned into the service's event message by `event`.
-    pub fn subscribe<E, F>(
+    pub async fn subscribe<E, F>(
         &self,
         metadata: &MetadataMap,
         filter: Option<&str>,
@@ -76,13 +77,18 @@ impl<K: TableKey, T: Record> TypedService<K, T> {
     {
         let decl = self.endpoint.decl();
         let filter = authorized_filter(&self.auth, metadata, filter, decl)?;
-        let receiver = self.feed.subscribe(decl.name);
-        Ok(forward(receiver, decl.name, move |committed| {
-            typed_changes::<K, T>(committed, filter.as_ref())
-                .into_iter()
-                .map(&event)
-                .collect()
-        }))
+        let mut subscription = self.feed.subscribe(decl.name);
+        subscription.ready().await;
+        Ok(forward(
+            subscription,
+            decl.name,
+            move |changes, position| {
+                typed_changes::<K, T>(changes, position, filter.as_ref())
+                    .into_iter()
+                    .map(&event)
+                    .collect()
+            },
+        ))
     }
 }
 
@@ -93,7 +99,8 @@ pub trait DynEndpoint: EndpointApi {
     /// The changes of one commit (of this endpoint) that pass `filter`, as records.
     fn changes(
         &self,
-        committed: &CommittedChanges,
+        changes: &(dyn Any + Send + Sync),
+        position: &CommitPosition,
         filter: Option<&Filter>,
     ) -> Vec<Change<types::Record>>;
 }
@@ -114,10 +121,11 @@ impl<K: TableKey, T: Record> DynEndpoint for TypedEndpoint<K, T> {
 
     fn changes(
         &self,
-        committed: &CommittedChanges,
+        changes: &(dyn Any + Send + Sync),
+        position: &CommitPosition,
         filter: Option<&Filter>,
     ) -> Vec<Change<types::Record>> {
-        typed_changes::<K, T>(committed, filter)
+        typed_changes::<K, T>(changes, position, filter)
             .into_iter()
             .map(|c| Change {
                 typ: c.typ,
@@ -176,10 +184,11 @@ pub(super) fn authorized_filter(
 /// The changes of one commit as a subscriber with `filter` sees them: an update whose row
 /// leaves the filter is a delete, one whose row enters it an insert.
 fn typed_changes<K: TableKey, T: Record>(
-    committed: &CommittedChanges,
+    changes: &(dyn Any + Send + Sync),
+    position: &CommitPosition,
     filter: Option<&Filter>,
 ) -> Vec<Change<T>> {
-    let Some(deltas) = committed.changes.downcast_ref::<Vec<Delta<K, T>>>() else {
+    let Some(deltas) = changes.downcast_ref::<Vec<Delta<K, T>>>() else {
         return Vec::new();
     };
     let passes = |row: &Option<T>| -> Option<T> {
@@ -187,7 +196,7 @@ fn typed_changes<K: TableKey, T: Record>(
             .filter(|row| filter.is_none_or(|f| f.matches(*row)))
             .cloned()
     };
-    let position = position(&committed.position);
+    let position = to_proto_position(position);
     deltas
         .iter()
         .filter_map(|delta| {
@@ -208,7 +217,7 @@ fn typed_changes<K: TableKey, T: Record>(
         .collect()
 }
 
-fn position(p: &CommitPosition) -> types::Position {
+fn to_proto_position(p: &CommitPosition) -> types::Position {
     types::Position {
         commit: p.commit,
         source: p.source.clone(),
@@ -216,45 +225,57 @@ fn position(p: &CommitPosition) -> types::Position {
     }
 }
 
-/// Turns a feed subscription into a response stream, converting each commit with `convert`.
-/// A task forwards events into a bounded queue; when the client reads too slowly, the feed
-/// runs ahead of the task and the subscription ends with RESOURCE_EXHAUSTED, so a slow
-/// subscriber never holds the pipeline back.
+/// Turns a feed subscription into a response stream, converting each commit's changes with
+/// `convert`. A task forwards events into a bounded queue; when the client reads too slowly,
+/// the feed runs ahead of the task and the subscription ends with RESOURCE_EXHAUSTED, so a slow
+/// subscriber never holds the pipeline back. The task ends as soon as the client leaves.
 pub(super) fn forward<E, F>(
-    mut receiver: broadcast::Receiver<Arc<CommittedChanges>>,
+    subscription: Subscription,
     endpoint: &'static str,
     convert: F,
 ) -> EventStream<E>
 where
     E: Send + 'static,
-    F: Fn(&CommittedChanges) -> Vec<E> + Send + 'static,
+    F: Fn(&(dyn Any + Send + Sync), &CommitPosition) -> Vec<E> + Send + 'static,
 {
+    let mut receiver = subscription.receiver;
     let (out, events) = mpsc::channel(SUBSCRIBER_BUFFER);
     tokio::spawn(async move {
         loop {
-            match receiver.recv().await {
+            let received = tokio::select! {
+                _ = out.closed() => return, // The client left.
+                received = receiver.recv() => received,
+            };
+            let status = match received {
                 Ok(committed) => {
-                    for event in convert(&committed) {
+                    let Some(changes) = &committed.changes else {
+                        let status = Status::resource_exhausted(format!(
+                            "commit {} changed more than {MAX_STAGED_CHANGES} rows of `{endpoint}`, \
+                             too many to stream; query the endpoint and subscribe again",
+                            committed.position.commit
+                        ));
+                        let _ = out.send(Err(status)).await;
+                        return;
+                    };
+                    for event in convert(changes.as_ref(), &committed.position) {
                         if out.send(Ok(event)).await.is_err() {
                             return; // The client left.
                         }
                     }
+                    continue;
                 }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    let status = Status::resource_exhausted(format!(
+                Err(broadcast::error::RecvError::Lagged(missed)) => Status::resource_exhausted(
+                    format!(
                         "this subscriber to `{endpoint}` read too slowly and missed {missed} commits; \
                          query the endpoint and subscribe again"
-                    ));
-                    let _ = out.send(Err(status)).await;
-                    return;
-                }
+                    ),
+                ),
                 Err(broadcast::error::RecvError::Closed) => {
-                    let _ = out
-                        .send(Err(Status::unavailable("the pipeline is shutting down")))
-                        .await;
-                    return;
+                    Status::unavailable("the pipeline is shutting down")
                 }
-            }
+            };
+            let _ = out.send(Err(status)).await;
+            return;
         }
     });
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(events))

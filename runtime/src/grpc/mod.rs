@@ -26,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
+use tonic::service::interceptor::InterceptedService;
 use tonic::service::RoutesBuilder;
 
 /// `dozer.types`: the messages every service shares. Generated services refer to these.
@@ -112,7 +113,7 @@ pub async fn serve(
         descriptor_set,
     } = services;
     let common = common_proto::common_grpc_service_server::CommonGrpcServiceServer::new(
-        CommonService::new(ctx, endpoints.into()),
+        CommonService::new(ctx.clone(), endpoints.into()),
     );
     routes.add_service(common);
 
@@ -138,8 +139,19 @@ pub async fn serve(
     let invalid = |e: tonic_reflection::server::Error| {
         format!("internal error: the pipeline's protos do not describe its services: {e}")
     };
-    routes.add_service(reflection().build_v1().map_err(invalid)?);
-    routes.add_service(reflection().build_v1alpha().map_err(invalid)?);
+    let v1 = reflection().build_v1().map_err(invalid)?;
+    let v1alpha = reflection().build_v1alpha().map_err(invalid)?;
+    if ctx.auth.enabled() {
+        // Like `GET /openapi.json`: the schemas of every endpoint, for any valid token.
+        routes.add_service(InterceptedService::new(v1, authenticated(ctx.auth.clone())));
+        routes.add_service(InterceptedService::new(
+            v1alpha,
+            authenticated(ctx.auth.clone()),
+        ));
+    } else {
+        routes.add_service(v1);
+        routes.add_service(v1alpha);
+    }
 
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tonic::transport::Server::builder()
@@ -156,4 +168,14 @@ pub async fn serve(
         })
         .await
         .map_err(|e| format!("the gRPC server stopped: {e}"))
+}
+
+/// An interceptor letting through calls with a valid token (of any access).
+fn authenticated(
+    auth: Auth,
+) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    move |request: tonic::Request<()>| {
+        auth.authenticate(endpoint::authorization(request.metadata()))?;
+        Ok(request)
+    }
 }

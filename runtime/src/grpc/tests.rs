@@ -63,7 +63,11 @@ async fn calls_need_a_token_that_grants_the_endpoint() {
     let other = bearer(only("other_endpoint", None));
     let denied = service.query(&other, None).await.err().unwrap();
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
-    let subscribe = service.subscribe(&other, None, |c| c.typ).err().unwrap();
+    let subscribe = service
+        .subscribe(&other, None, |c| c.typ)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(subscribe.code(), Code::PermissionDenied);
 
     let all = service.query(&bearer(Access::All), None).await.unwrap();
@@ -103,9 +107,10 @@ async fn subscribers_see_committed_changes_through_their_filter() {
             c.position.commit,
         )
     };
-    let mut everything = service.subscribe(&none, None, summary).unwrap();
+    let mut everything = service.subscribe(&none, None, summary).await.unwrap();
     let mut uk = service
         .subscribe(&none, Some(r#"{"Country": "UK"}"#), summary)
+        .await
         .unwrap();
     let uk_row = |n| row(Some("UK"), 10, n);
     let fr_row = |n| row(Some("FR"), 10, n);
@@ -116,7 +121,7 @@ async fn subscribers_see_committed_changes_through_their_filter() {
         DECL.name,
         &[Delta::<Key, Row>::insert((Some("XX".into()),), uk_row(99))],
     );
-    events::discard();
+    feed.discard();
     commit(
         &feed,
         2,
@@ -152,6 +157,7 @@ async fn subscribers_see_committed_changes_through_their_filter() {
     );
     let bad = service
         .subscribe(&none, Some(r#"{"Nope": 1}"#), summary)
+        .await
         .err()
         .unwrap();
     assert_eq!(bad.code(), Code::InvalidArgument);
@@ -164,6 +170,7 @@ async fn a_slow_subscriber_is_cut_off_and_the_pipeline_never_waits() {
     let (service, feed) = service(dir.path(), Auth::new(None));
     let mut slow = service
         .subscribe(&MetadataMap::new(), None, |c| c.position.commit)
+        .await
         .unwrap();
     // Far more commits than the feed and the subscriber's queue hold, none read meanwhile:
     // publishing returns at once every time.

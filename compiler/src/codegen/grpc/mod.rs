@@ -8,7 +8,7 @@ mod proto;
 mod services;
 mod stubs;
 
-use super::names::{field_name, type_name, UniqueNames};
+use super::names::{field_name, UniqueNames};
 use super::Names;
 use crate::diagnostics::CompileError;
 use crate::plan::{Column, Pipeline};
@@ -51,11 +51,13 @@ impl GrpcNames {
                     module.insert(0, 'e');
                 }
                 let module = modules.unique(module);
-                let mut message = type_name(&e.name);
+                // Names prost keeps as they are, so the Rust names are known: from the
+                // module (unique, starting with a letter), in prost's UpperCamelCase.
+                let mut message = prost_fixed_point(&module);
                 if FIXED_MESSAGES.contains(&message.as_str()) {
                     message.push_str("Record");
                 }
-                let service = format!("{message}Service");
+                let service = prost_fixed_point(&format!("{message}Service"));
                 GrpcNames {
                     module,
                     message,
@@ -106,6 +108,31 @@ pub fn prost_field(name: &str) -> proc_macro2::Ident {
 /// The Rust name prost gives a proto message or service.
 pub fn prost_type(name: &str) -> proc_macro2::Ident {
     quote::format_ident!("{}", name.to_upper_camel_case())
+}
+
+/// `name` in UpperCamelCase as prost writes it, repeated until stable (`x_y` → `XY` → `Xy`).
+fn prost_fixed_point(name: &str) -> String {
+    let mut current = name.to_upper_camel_case();
+    loop {
+        let next = current.to_upper_camel_case();
+        if next == current {
+            return current;
+        }
+        current = next;
+    }
+}
+
+/// tonic's module name for a service's server: `FooBarService` → `foo_bar_service_server`.
+pub fn server_module(service: &str) -> proc_macro2::Ident {
+    let mut snake = String::new();
+    let mut chars = service.chars().peekable();
+    while let Some(c) = chars.next() {
+        snake.push(c.to_ascii_lowercase());
+        if chars.peek().is_some_and(|next| next.is_uppercase()) {
+            snake.push('_');
+        }
+    }
+    quote::format_ident!("{snake}_server")
 }
 
 /// The gRPC files of the crate: `proto/**.proto`, `src/proto.rs` (stubs), `src/grpc.rs`

@@ -13,10 +13,11 @@ fn proto_type(ty: SqlType) -> (&'static str, bool) {
         SqlType::Boolean => ("bool", false),
         SqlType::String | SqlType::Text | SqlType::Null => ("string", false),
         SqlType::Binary => ("bytes", false),
-        SqlType::Decimal => ("dozer.types.Decimal", true),
-        SqlType::Date => ("dozer.types.Date", true),
-        SqlType::Timestamp => ("google.protobuf.Timestamp", true),
-        SqlType::Json => ("google.protobuf.Value", true),
+        // Fully qualified: an endpoint package named `dozer` or `google` would shadow them.
+        SqlType::Decimal => (".dozer.types.Decimal", true),
+        SqlType::Date => (".dozer.types.Date", true),
+        SqlType::Timestamp => (".google.protobuf.Timestamp", true),
+        SqlType::Json => (".google.protobuf.Value", true),
     }
 }
 
@@ -91,7 +92,7 @@ service {service} {{
             out,
             "  {optional}{ty} {field} = {} [json_name = \"{}\"];",
             i + 1,
-            column.name.replace('\\', "\\\\").replace('"', "\\\"")
+            proto_string(&column.name)
         );
     }
     out.push_str("}\n");
@@ -121,14 +122,30 @@ message EventRequest {{
 }}
 
 message Event {{
-  dozer.types.OperationType typ = 1;
+  .dozer.types.OperationType typ = 1;
   // The row before the change (UPDATE and DELETE).
   optional {message} old = 2;
   // The row after the change (INSERT and UPDATE).
   optional {message} new = 3;
-  dozer.types.Position position = 4;
+  .dozer.types.Position position = 4;
 }}
 "#
     );
+    out
+}
+
+/// The body of a proto string literal: `\\`, `"` and control characters escaped.
+fn proto_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
     out
 }

@@ -2,7 +2,7 @@
 //! runtime's `TypedService`, and the conversion of its records into the service's messages.
 
 use super::proto::is_message;
-use super::{prost_field, prost_type, GrpcNames};
+use super::{prost_field, prost_type, server_module, GrpcNames};
 use crate::codegen::names::ident;
 use crate::codegen::Names;
 use crate::plan::Pipeline;
@@ -26,10 +26,7 @@ pub fn grpc_file(p: &Pipeline, names: &Names, grpc: &[GrpcNames]) -> TokenStream
         let module = ident(&g.module);
         let message = prost_type(&g.message);
         let service_trait = prost_type(&g.service);
-        let server_module = format_ident!(
-            "{}_server",
-            heck::ToSnakeCase::to_snake_case(g.service.as_str())
-        );
+        let server_module = server_module(&g.service);
         let server = format_ident!("{}Server", g.service);
         // From the module, which is unique: endpoints named alike share a service name.
         let service = format_ident!(
@@ -108,7 +105,7 @@ pub fn grpc_file(p: &Pipeline, names: &Names, grpc: &[GrpcNames]) -> TokenStream
                             new: change.new.as_ref().map(#convert),
                             position: Some(change.position),
                         }
-                    })?;
+                    }).await?;
                     Ok(Response::new(events))
                 }
             }

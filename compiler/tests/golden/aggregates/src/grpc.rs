@@ -112,7 +112,8 @@ for CountryStatsGrpc {
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }
@@ -199,7 +200,8 @@ for CustomerDiscountsGrpc {
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }
@@ -269,7 +271,8 @@ impl proto::totals::totals_service_server::TotalsService for TotalsGrpc {
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }

@@ -109,7 +109,8 @@ impl proto::big_orders::big_orders_service_server::BigOrdersService for BigOrder
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }
@@ -179,7 +180,8 @@ impl proto::per_region::per_region_service_server::PerRegionService for PerRegio
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }
@@ -249,7 +251,8 @@ impl proto::page_views::page_views_service_server::PageViewsService for PageView
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }

@@ -94,7 +94,8 @@ impl proto::big_orders::big_orders_service_server::BigOrdersService for BigOrder
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }
@@ -167,7 +168,8 @@ for TopCustomersGrpc {
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }

@@ -138,7 +138,8 @@ for DailySalesGrpc {
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }
@@ -208,7 +209,8 @@ impl proto::busy_hours::busy_hours_service_server::BusyHoursService for BusyHour
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }
@@ -277,7 +279,8 @@ for DailyLinesGrpc {
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }
@@ -348,7 +351,8 @@ for TrackedDaysGrpc {
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }
@@ -416,7 +420,8 @@ for RecentBigSalesGrpc {
                         position: Some(change.position),
                     }
                 },
-            )?;
+            )
+            .await?;
         Ok(Response::new(events))
     }
 }
