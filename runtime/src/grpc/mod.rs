@@ -9,6 +9,7 @@
 mod common;
 mod convert;
 mod endpoint;
+mod service_macro;
 mod status;
 #[cfg(test)]
 mod tests;

@@ -71,44 +71,7 @@ pub fn grpc_file(p: &Pipeline, names: &Names, grpc: &[GrpcNames]) -> TokenStream
             #[doc = #service_doc]
             pub struct #service(TypedService<#key_path, #row_path>);
 
-            #[tonic::async_trait]
-            impl proto::#module::#server_module::#service_trait for #service {
-                async fn query(
-                    &self,
-                    request: Request<proto::#module::QueryRequest>,
-                ) -> Result<Response<proto::#module::QueryResponse>, Status> {
-                    let page = self.0.query(request.metadata(), request.get_ref().query.as_deref()).await?;
-                    Ok(Response::new(proto::#module::QueryResponse {
-                        records: page.rows.iter().map(#convert).collect(),
-                        next_cursor: page.next_cursor,
-                    }))
-                }
-
-                async fn count(
-                    &self,
-                    request: Request<proto::#module::QueryRequest>,
-                ) -> Result<Response<proto::#module::CountResponse>, Status> {
-                    let count = self.0.count(request.metadata(), request.get_ref().query.as_deref()).await?;
-                    Ok(Response::new(proto::#module::CountResponse { count }))
-                }
-
-                type OnEventStream = EventStream<proto::#module::Event>;
-
-                async fn on_event(
-                    &self,
-                    request: Request<proto::#module::EventRequest>,
-                ) -> Result<Response<Self::OnEventStream>, Status> {
-                    let events = self.0.subscribe(request.metadata(), request.get_ref().filter.as_deref(), |change| {
-                        proto::#module::Event {
-                            typ: change.typ as i32,
-                            old: change.old.as_ref().map(#convert),
-                            new: change.new.as_ref().map(#convert),
-                            position: Some(change.position),
-                        }
-                    }).await?;
-                    Ok(Response::new(events))
-                }
-            }
+            dozer_runtime::typed_service!(#service, proto::#module, #server_module::#service_trait, #convert);
 
             #[doc = #convert_doc]
             fn #convert(row: &#row_path) -> proto::#module::#message {
@@ -127,9 +90,8 @@ pub fn grpc_file(p: &Pipeline, names: &Names, grpc: &[GrpcNames]) -> TokenStream
     let imports = (!p.endpoints.is_empty()).then(|| {
         quote! {
             use crate::{endpoints, proto};
-            use dozer_runtime::grpc::{EventStream, ToProto, TypedService};
+            use dozer_runtime::grpc::{ToProto, TypedService};
             use dozer_runtime::prelude::*;
-            use tonic::{Request, Response, Status};
         }
     });
     quote! {
