@@ -117,6 +117,7 @@ pub fn generate(p: &Pipeline, options: &CrateOptions) -> Result<GeneratedCrate, 
         runtime_path: toml_path(&options.runtime_path),
         target_dir: toml_path(&options.target_dir),
         rest_port: options.rest_port,
+        grpc_port: options.grpc_port,
         postgres: p
             .sources
             .iter()
@@ -189,6 +190,7 @@ struct TemplateContext<'a> {
     runtime_path: String,
     target_dir: String,
     rest_port: u16,
+    grpc_port: u16,
     /// Whether the runtime's Postgres source is compiled in.
     postgres: bool,
     endpoints: Vec<EndpointContext<'a>>,
