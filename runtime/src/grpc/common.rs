@@ -7,7 +7,8 @@ use super::common_proto::{
     GetFieldsResponse, OnEventRequest, QueryRequest, QueryResponse,
 };
 use super::endpoint::{
-    authorization, authorized_filter, authorized_query, blocking, forward, DynEndpoint, EventStream,
+    authorization, authorized_filter, authorized_query, blocking, forward, token_expiry,
+    DynEndpoint, EventStream,
 };
 use super::{convert, GrpcContext};
 use std::sync::Arc;
@@ -99,11 +100,13 @@ impl CommonGrpcService for CommonService {
             endpoint.decl(),
         )?;
         let name = endpoint.decl().name;
+        let expires = token_expiry(&self.ctx.auth, &metadata)?;
         let mut subscription = self.ctx.feed.subscribe(name);
         subscription.ready().await;
         Ok(Response::new(forward(
             subscription,
             name,
+            expires,
             move |changes, position| {
                 endpoint
                     .changes(changes, position, filter.as_ref())

@@ -17,6 +17,9 @@ use tonic::Status;
 /// The response stream of an `OnEvent` call.
 pub type EventStream<E> = Pin<Box<dyn Stream<Item = Result<E, Status>> + Send>>;
 
+/// A timer that never fires (a year; tokio's timer cannot hold `Duration::MAX`).
+const NEVER: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
 /// Events a subscriber may have queued on its way out before its reader is considered slow.
 const SUBSCRIBER_BUFFER: usize = 256;
 
@@ -77,11 +80,13 @@ impl<K: TableKey, T: Record> TypedService<K, T> {
     {
         let decl = self.endpoint.decl();
         let filter = authorized_filter(&self.auth, metadata, filter, decl)?;
+        let expires = token_expiry(&self.auth, metadata)?;
         let mut subscription = self.feed.subscribe(decl.name);
         subscription.ready().await;
         Ok(forward(
             subscription,
             decl.name,
+            expires,
             move |changes, position| {
                 typed_changes::<K, T>(changes, position, filter.as_ref())
                     .into_iter()
@@ -158,6 +163,16 @@ pub(super) fn authorized_query(
     Ok(query)
 }
 
+/// When the caller's token expires (`None`: security is off): a subscription ends then.
+pub(super) fn token_expiry(
+    auth: &Auth,
+    metadata: &MetadataMap,
+) -> Result<Option<std::time::SystemTime>, Status> {
+    Ok(auth
+        .authenticate(authorization(metadata))?
+        .map(|claims| std::time::UNIX_EPOCH + std::time::Duration::from_secs(claims.exp)))
+}
+
 /// Checks the caller's token for `decl` and parses an `OnEvent` filter's JSON text (absent or
 /// blank: every change), restricted to the rows the token may read.
 pub(super) fn authorized_filter(
@@ -232,6 +247,7 @@ fn to_proto_position(p: &CommitPosition) -> types::Position {
 pub(super) fn forward<E, F>(
     subscription: Subscription,
     endpoint: &'static str,
+    expires: Option<std::time::SystemTime>,
     convert: F,
 ) -> EventStream<E>
 where
@@ -240,10 +256,24 @@ where
 {
     let mut receiver = subscription.receiver;
     let (out, events) = mpsc::channel(SUBSCRIBER_BUFFER);
+    // A stream lives no longer than the token that opened it.
+    let left = expires.map(|at| {
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+    });
+    let expiry = tokio::time::sleep(left.unwrap_or(NEVER));
     tokio::spawn(async move {
+        tokio::pin!(expiry);
         loop {
             let received = tokio::select! {
                 _ = out.closed() => return, // The client left.
+                _ = &mut expiry, if left.is_some() => {
+                    let status = Status::unauthenticated(
+                        "expired token: the subscription ends with the token; subscribe again with a new one",
+                    );
+                    let _ = out.send(Err(status)).await;
+                    return;
+                }
                 received = receiver.recv() => received,
             };
             let status = match received {

@@ -201,3 +201,19 @@ async fn a_slow_subscriber_is_cut_off_and_the_pipeline_never_waits() {
     assert!((delivered.len() as u64) < commits);
     assert!(delivered.windows(2).all(|w| w[0] < w[1]), "in commit order");
 }
+
+#[tokio::test]
+async fn a_subscription_ends_when_its_token_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, _feed) = service(dir.path(), Auth::new(Some(SECRET)));
+    let token = issue_token(SECRET, &Access::All, Duration::from_secs(2)).unwrap();
+    let mut metadata = MetadataMap::new();
+    metadata.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let mut events = service.subscribe(&metadata, None, |c| c.typ).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("the stream ends within the token's lifetime and a moment");
+    let status = ended.unwrap().err().unwrap();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().starts_with("expired token"), "{status:?}");
+}
