@@ -75,7 +75,7 @@ def error_of(call):
 
 
 def check(channel, spec, metadata):
-    out = {"typed": {}, "common": {}, "count": {}, "pages": {}, "errors": {}}
+    out = {"typed": {}, "common": {}, "count": {}, "pages": {}, "errors": {}, "commit": {}}
     common = common_pb2_grpc.CommonGrpcServiceStub(channel)
     for endpoint in spec["endpoints"]:
         name = endpoint["name"]
@@ -83,6 +83,7 @@ def check(channel, spec, metadata):
         everything = json.dumps({"$limit": 10000})
         reply = stub.query(module.QueryRequest(query=everything), metadata=metadata)
         out["typed"][name] = [typed_row(r) for r in reply.records]
+        out["commit"][name] = reply.commit
         out["count"][name] = stub.count(module.QueryRequest(), metadata=metadata).count
         reply = common.query(
             common_pb2.QueryRequest(endpoint=name, query=everything), metadata=metadata

@@ -50,6 +50,8 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
     /// Rows, or secondary index entries, read to answer.
     pub scanned: u64,
+    /// The cache commit the page reflects (read in the same snapshot as the rows).
+    pub commit: u64,
 }
 
 /// An endpoint over an [`EndpointTable`] of `T` rows keyed by `K`.
@@ -262,6 +264,7 @@ impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
             rows: rows.into_iter().map(|(_, row)| row).collect(),
             next_cursor,
             scanned: scan.scanned,
+            commit: crate::cache::store::position_in(&txn)?,
         })
     }
 
@@ -537,6 +540,7 @@ impl<K: TableKey, T: Record> EndpointApi for TypedEndpoint<K, T> {
                 .collect::<Result<_, _>>()?,
             next_cursor: page.next_cursor,
             scanned: page.scanned,
+            commit: page.commit,
         })
     }
 

@@ -132,12 +132,17 @@ impl Store {
 
     /// The number of source transactions committed so far: the position API responses report.
     pub fn position(&self) -> Result<u64, StoreError> {
-        let txn = self.begin_read()?;
-        match txn.open_table(META) {
-            Ok(table) => Ok(table.get(POSITION)?.map(|v| v.value()).unwrap_or(0)),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
-            Err(e) => Err(e.into()),
-        }
+        position_in(&self.begin_read()?)
+    }
+}
+
+/// The number of source transactions committed, as `txn` sees it: the commit a read in `txn`
+/// reflects.
+pub fn position_in(txn: &redb::ReadTransaction) -> Result<u64, StoreError> {
+    match txn.open_table(META) {
+        Ok(table) => Ok(table.get(POSITION)?.map(|v| v.value()).unwrap_or(0)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -66,6 +66,7 @@ impl CommonGrpcService for CommonService {
             fields,
             records: page.rows,
             next_cursor: page.next_cursor,
+            commit: page.commit,
         }))
     }
 

@@ -117,6 +117,7 @@ impl<K: TableKey, T: Record> DynEndpoint for TypedEndpoint<K, T> {
             rows: page.rows.iter().map(convert::record).collect(),
             next_cursor: page.next_cursor,
             scanned: page.scanned,
+            commit: page.commit,
         })
     }
 

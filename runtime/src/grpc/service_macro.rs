@@ -27,6 +27,7 @@ macro_rules! typed_service {
                 Ok(::tonic::Response::new($($proto)::+::QueryResponse {
                     records: page.rows.iter().map($convert).collect(),
                     next_cursor: page.next_cursor,
+                    commit: page.commit,
                 }))
             }
 

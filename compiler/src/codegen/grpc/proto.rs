@@ -109,6 +109,9 @@ message QueryResponse {{
   // Present when the page is full: pass it as "$after" (same $filter and $order_by) for the
   // next page.
   optional string next_cursor = 2;
+  // The cache commit these rows reflect (the first number of REST's x-dozer-position): OnEvent
+  // events with a higher commit are not in them.
+  uint64 commit = 3;
 }}
 
 message CountResponse {{
