@@ -73,19 +73,47 @@ fn catch_up(oracle: &mut Oracle, running: &Running) -> anyhow::Result<()> {
     wait_for_position(running.port, &lsn, Duration::from_secs(60))
 }
 
-#[test]
-fn typed_and_common_services_agree_with_rest_and_postgres() -> anyhow::Result<()> {
-    let mut oracle = Oracle::new("grpc_api")?;
+/// A pipeline over the `sales` table, caught up with its snapshot, and its Python stubs.
+struct Started {
+    oracle: Oracle,
+    running: Running,
+    stubs: std::path::PathBuf,
+    /// The gRPC address.
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Builds and starts app `app` (its own database and crate), and generates its Python stubs.
+fn start(app: &str) -> anyhow::Result<Started> {
+    let mut oracle = Oracle::new(app)?;
     oracle.client.batch_execute(SETUP)?;
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("dozer-config.yaml");
-    std::fs::write(&config_path, config("grpc_api", oracle.name()))?;
+    std::fs::write(&config_path, config(app, oracle.name()))?;
     let built = build(&config_path, &dir.path().join("build"))?;
     let stubs = dir.path().join("stubs");
     generate_stubs(&built.crate_dir, &stubs)?;
     let running = Running::start(&built.binary, &dir.path().join("home"), free_port())?;
     catch_up(&mut oracle, &running)?;
-    let address = format!("127.0.0.1:{}", running.grpc_port);
+    Ok(Started {
+        address: format!("127.0.0.1:{}", running.grpc_port),
+        oracle,
+        running,
+        stubs,
+        _dir: dir,
+    })
+}
+
+#[test]
+fn typed_and_common_services_agree_with_rest_and_postgres() -> anyhow::Result<()> {
+    // In this order, so that the pipeline stops before its database and folder go.
+    let Started {
+        _dir,
+        mut oracle,
+        running,
+        stubs,
+        address,
+    } = start("grpc_api")?;
 
     let out = run_client(&stubs, &["check", &address, &spec().to_string()])?;
     for (endpoint, path, sql) in [
@@ -177,17 +205,14 @@ fn typed_and_common_services_agree_with_rest_and_postgres() -> anyhow::Result<()
 
 #[test]
 fn on_event_streams_committed_source_changes_through_a_filter() -> anyhow::Result<()> {
-    let mut oracle = Oracle::new("grpc_events")?;
-    oracle.client.batch_execute(SETUP)?;
-    let dir = tempfile::tempdir()?;
-    let config_path = dir.path().join("dozer-config.yaml");
-    std::fs::write(&config_path, config("grpc_events", oracle.name()))?;
-    let built = build(&config_path, &dir.path().join("build"))?;
-    let stubs = dir.path().join("stubs");
-    generate_stubs(&built.crate_dir, &stubs)?;
-    let running = Running::start(&built.binary, &dir.path().join("home"), free_port())?;
-    catch_up(&mut oracle, &running)?;
-    let address = format!("127.0.0.1:{}", running.grpc_port);
+    // In this order, so that the pipeline stops before its database and folder go.
+    let Started {
+        _dir,
+        mut oracle,
+        running,
+        stubs,
+        address,
+    } = start("grpc_events")?;
 
     // Two subscribers: every change, and only rows of Spain.
     let subscribe = |filter: Value, count: usize| {

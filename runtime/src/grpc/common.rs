@@ -46,12 +46,12 @@ impl CommonService {
     }
 }
 
-#[tonic::async_trait]
-impl CommonGrpcService for CommonService {
-    async fn query(
+impl CommonService {
+    /// The endpoint a `query` or `count` names, and its query as the caller's token allows.
+    fn endpoint_query(
         &self,
         request: Request<QueryRequest>,
-    ) -> Result<Response<QueryResponse>, Status> {
+    ) -> Result<(Arc<dyn DynEndpoint>, crate::api::Query), Status> {
         let (metadata, _, request) = request.into_parts();
         let endpoint = self.endpoint(&metadata, &request.endpoint)?;
         let query = authorized_query(
@@ -60,6 +60,17 @@ impl CommonGrpcService for CommonService {
             request.query.as_deref(),
             endpoint.decl(),
         )?;
+        Ok((endpoint, query))
+    }
+}
+
+#[tonic::async_trait]
+impl CommonGrpcService for CommonService {
+    async fn query(
+        &self,
+        request: Request<QueryRequest>,
+    ) -> Result<Response<QueryResponse>, Status> {
+        let (endpoint, query) = self.endpoint_query(request)?;
         let fields = convert::fields(endpoint.decl().fields);
         let page = blocking(move || endpoint.query_records(&query)).await?;
         Ok(Response::new(QueryResponse {
@@ -74,14 +85,7 @@ impl CommonGrpcService for CommonService {
         &self,
         request: Request<QueryRequest>,
     ) -> Result<Response<CountResponse>, Status> {
-        let (metadata, _, request) = request.into_parts();
-        let endpoint = self.endpoint(&metadata, &request.endpoint)?;
-        let query = authorized_query(
-            &self.ctx.auth,
-            &metadata,
-            request.query.as_deref(),
-            endpoint.decl(),
-        )?;
+        let (endpoint, query) = self.endpoint_query(request)?;
         let count = blocking(move || endpoint.count_records(&query)).await?;
         Ok(Response::new(CountResponse { count }))
     }
