@@ -15,32 +15,46 @@ use crate::cache::{EndpointSnapshot, EndpointTable, Store, StoreError};
 use crate::types::{FieldDef, Record, TableKey};
 use std::ops::ControlFlow;
 
-/// One endpoint, as the APIs see it: rows as JSON, keys as text. Object-safe so that the
-/// server holds endpoints of different row and key types in one list.
+/// One endpoint, as the APIs see it: rows as JSON text, keys as text. Object-safe so that the
+/// server holds endpoints of different row and key types in one list. Rows are serialized
+/// straight from their typed records into the response bytes (no `serde_json::Value` between).
 ///
 /// Each call reads one redb snapshot (one read transaction), so a response reflects exactly
 /// one committed state even while the pipeline keeps committing.
 pub trait EndpointApi: Send + Sync + 'static {
     fn decl(&self) -> &EndpointDecl;
-    /// The row whose primary key is `id` (comma-separated for a composite key). A 400 if `id`
-    /// does not parse as the key's types.
-    fn get(&self, id: &str) -> Result<Option<serde_json::Value>, ApiError> {
+    /// The row whose primary key is `id` (comma-separated for a composite key), as a JSON
+    /// object. A 400 if `id` does not parse as the key's types.
+    fn get(&self, id: &str) -> Result<Option<Vec<u8>>, ApiError> {
         self.get_matching(id, None)
     }
     /// [`get`](Self::get), but a row that does not pass `filter` (a token's restriction) is
     /// `None`, as if absent.
-    fn get_matching(
-        &self,
-        id: &str,
-        filter: Option<&Filter>,
-    ) -> Result<Option<serde_json::Value>, ApiError>;
+    fn get_matching(&self, id: &str, filter: Option<&Filter>) -> Result<Option<Vec<u8>>, ApiError>;
     /// The rows matching `query`: filtered, ordered by `$order_by` then primary key, paged,
-    /// with the cursor of the next page and the rows read.
-    fn query(&self, query: &Query) -> Result<Page<serde_json::Value>, ApiError>;
+    /// as one JSON array, with the cursor of the next page and the rows read.
+    fn query(&self, query: &Query) -> Result<JsonPage, ApiError>;
     /// The number of rows matching the query's filter (order and paging do not matter), and
     /// the number of rows or index entries read to count them.
     fn count(&self, query: &Query) -> Result<(u64, u64), ApiError>;
+    /// Whether `query` reads at most about a page of rows (no filter, and an order the key or
+    /// an index gives), so that a server may run it in place rather than on a blocking thread.
+    fn is_bounded(&self, query: &Query) -> bool;
 }
+
+/// A page as REST sends it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonPage {
+    /// The rows, one JSON array.
+    pub json: Vec<u8>,
+    /// The `$after` of the next page: present when the page is full (it may then be empty).
+    pub next_cursor: Option<String>,
+    /// Rows, or secondary index entries, read to answer.
+    pub scanned: u64,
+}
+
+/// Rows read by a bounded query: beyond this `$skip` plus `$limit`, it goes to a blocking thread.
+const BOUNDED_ROWS: usize = 1_000;
 
 /// One page of a query's results.
 #[derive(Clone, Debug, PartialEq)]
@@ -184,8 +198,8 @@ impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
         }
     }
 
-    fn to_json(&self, row: &T) -> Result<serde_json::Value, ApiError> {
-        serde_json::to_value(row).map_err(|e| {
+    fn to_json<R: serde::Serialize + ?Sized>(&self, rows: &R) -> Result<Vec<u8>, ApiError> {
+        serde_json::to_vec(rows).map_err(|e| {
             ApiError::internal(format!(
                 "cannot serialize a row of endpoint `{}`: {e}",
                 self.decl.name
@@ -508,11 +522,7 @@ impl<K: TableKey, T: Record> EndpointApi for TypedEndpoint<K, T> {
         &self.decl
     }
 
-    fn get_matching(
-        &self,
-        id: &str,
-        filter: Option<&Filter>,
-    ) -> Result<Option<serde_json::Value>, ApiError> {
+    fn get_matching(&self, id: &str, filter: Option<&Filter>) -> Result<Option<Vec<u8>>, ApiError> {
         let key = K::parse_id(id, &self.key_fields).map_err(|e| {
             let names: Vec<&str> = self.key_fields.iter().map(|f| f.name).collect();
             let key = if names.is_empty() {
@@ -530,18 +540,19 @@ impl<K: TableKey, T: Record> EndpointApi for TypedEndpoint<K, T> {
             .transpose()
     }
 
-    fn query(&self, query: &Query) -> Result<Page<serde_json::Value>, ApiError> {
+    fn query(&self, query: &Query) -> Result<JsonPage, ApiError> {
         let page = self.page(query)?;
-        Ok(Page {
-            rows: page
-                .rows
-                .iter()
-                .map(|row| self.to_json(row))
-                .collect::<Result<_, _>>()?,
+        Ok(JsonPage {
+            json: self.to_json(&page.rows)?,
             next_cursor: page.next_cursor,
             scanned: page.scanned,
-            commit: page.commit,
         })
+    }
+
+    fn is_bounded(&self, query: &Query) -> bool {
+        query.filter.is_none()
+            && query.skip.saturating_add(query.limit_or_default()) <= BOUNDED_ROWS
+            && matches!(self.plan(query), Plan::KeyOrder | Plan::IndexOrder { .. })
     }
 
     fn count(&self, query: &Query) -> Result<(u64, u64), ApiError> {
@@ -559,8 +570,13 @@ mod tests {
         TypedEndpoint::new(store_with_rows(dir, &sample_rows()), DECL)
     }
 
-    fn ns(page: Page<serde_json::Value>) -> Vec<i64> {
-        page.rows.iter().map(|r| r["n"].as_i64().unwrap()).collect()
+    fn ns(page: JsonPage) -> Vec<i64> {
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&page.json).unwrap();
+        rows.iter().map(|r| r["n"].as_i64().unwrap()).collect()
+    }
+
+    fn parsed(row: Option<Vec<u8>>) -> Option<serde_json::Value> {
+        row.map(|bytes| serde_json::from_slice(&bytes).unwrap())
     }
 
     fn query(json: serde_json::Value) -> Query {
@@ -572,14 +588,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ep = endpoint(dir.path());
         assert_eq!(
-            ep.get("UK").unwrap(),
+            parsed(ep.get("UK").unwrap()),
             Some(json!({"Country": "UK", "Total": "10", "n": 1}))
         );
-        assert_eq!(ep.get("null").unwrap().unwrap()["n"], 3);
+        assert_eq!(parsed(ep.get("null").unwrap()).unwrap()["n"], 3);
         assert_eq!(ep.get("Narnia").unwrap(), None);
         let big = Filter::parse(&json!({"n": {"$gt": 1}}), DECL.fields).unwrap();
         assert_eq!(ep.get_matching("UK", Some(&big)).unwrap(), None);
-        assert_eq!(ep.get_matching("FR", Some(&big)).unwrap().unwrap()["n"], 2);
+        assert_eq!(
+            parsed(ep.get_matching("FR", Some(&big)).unwrap()).unwrap()["n"],
+            2
+        );
     }
 
     #[test]

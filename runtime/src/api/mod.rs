@@ -25,7 +25,7 @@ mod tests_auth;
 mod token;
 
 pub use auth::Auth;
-pub use endpoint::{EndpointApi, Page, TypedEndpoint};
+pub use endpoint::{EndpointApi, JsonPage, Page, TypedEndpoint};
 pub use error::ApiError;
 pub use position::{POSITION_HEADER, WAIT_FOR_HEADER, WAIT_TIMEOUT_HEADER};
 pub use query::{CmpOp, Filter, OrderBy, Query, DEFAULT_LIMIT, MAX_LIMIT};

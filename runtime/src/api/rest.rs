@@ -13,7 +13,7 @@
 use super::position::{position_layer, Positions};
 use super::query::Filter;
 use super::query::{check_limit, Query};
-use super::{openapi, ApiError, Auth, EndpointApi, Page};
+use super::{openapi, ApiError, Auth, EndpointApi, JsonPage};
 use crate::cache::Store;
 use crate::sources::{format_lsn, LsnProgress};
 use axum::body::Bytes;
@@ -288,13 +288,33 @@ async fn list_records(
 ) -> Result<Response, ApiError> {
     let mut query = list_params(&uri)?;
     let show = restriction.apply(&mut query);
-    let page = blocking(move || endpoint.query(&query)).await?;
+    let page = run_query(endpoint, query).await?;
     Ok(page_response(page, show))
 }
 
+/// Runs a query in place when it reads about a page at most (redb reads take microseconds;
+/// a hop to a blocking thread would cost more than the read), on a blocking thread otherwise,
+/// so that a long scan never holds up the server's async workers.
+async fn run_query(endpoint: Endpoint, query: Query) -> Result<JsonPage, ApiError> {
+    if endpoint.is_bounded(&query) {
+        endpoint.query(&query)
+    } else {
+        blocking(move || endpoint.query(&query)).await
+    }
+}
+
+/// JSON bytes as a response.
+fn json_response(json: Vec<u8>) -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        json,
+    )
+        .into_response()
+}
+
 /// A page as Dozer's JSON array of rows, its cursor and scan count in headers.
-fn page_response(page: Page<Value>, show: ShowScanned) -> Response {
-    let mut response = Json(Value::Array(page.rows)).into_response();
+fn page_response(page: JsonPage, show: ShowScanned) -> Response {
+    let mut response = json_response(page.json);
     let headers = response.headers_mut();
     if show.0 {
         headers.insert(ROWS_SCANNED_HEADER, HeaderValue::from(page.scanned));
@@ -341,17 +361,13 @@ async fn get_record(
     State(endpoint): State<Endpoint>,
     Extension(Restriction(filter)): Extension<Restriction>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::bad_request(format!("id: {}", e.body_text())))?;
     let name = endpoint.decl().name;
     // A row outside the token's filter is absent to its holder: 404, like a missing one.
-    let (row, id) = blocking(move || {
-        endpoint
-            .get_matching(&id, filter.as_ref())
-            .map(|row| (row, id))
-    })
-    .await?;
-    row.map(Json).ok_or_else(|| {
+    // One key lookup: done in place (see `run_query`).
+    let row = endpoint.get_matching(&id, filter.as_ref())?;
+    row.map(json_response).ok_or_else(|| {
         ApiError::not_found(format!("endpoint `{name}` has no record with id `{id}`"))
     })
 }
@@ -364,7 +380,7 @@ async fn query_records(
 ) -> Result<Response, ApiError> {
     let mut query = body_query(&endpoint, &headers, body)?;
     let show = restriction.apply(&mut query);
-    let page = blocking(move || endpoint.query(&query)).await?;
+    let page = run_query(endpoint, query).await?;
     Ok(page_response(page, show))
 }
 

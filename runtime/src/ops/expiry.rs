@@ -2,11 +2,12 @@
 //! new watermark expires touches only the expired entries.
 
 use super::ttl::expiry_time;
+use super::FastSet;
 use crate::cache::{StateStore, StoreError};
 use crate::types::{TableKey, Timestamp};
 use redb::WriteTransaction;
 use serde::{de::DeserializeOwned, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Entries `(expiry time µs, key) → V`, checkpointed incrementally into
 /// `state/<statement>/expiry`.
@@ -18,9 +19,13 @@ pub struct ExpiryIndex<K, V> {
     statement: &'static str,
     entries: BTreeMap<(i64, K), V>,
     /// Entries changed since the checkpoint (in any form).
-    changed: HashSet<(i64, K)>,
+    changed: FastSet<(i64, K)>,
     /// Entries removed since the checkpoint, in the form they were held in.
     removed: Vec<(i64, K)>,
+    /// Entries added since the checkpoint where none was held: removing one of these again
+    /// needs no delete from the table. Under time-ordered data most entries come and expire
+    /// within one transaction, and would otherwise cost a redb delete each for nothing.
+    fresh: FastSet<(i64, K)>,
 }
 
 impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
@@ -28,8 +33,9 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
         ExpiryIndex {
             statement,
             entries: BTreeMap::new(),
-            changed: HashSet::new(),
+            changed: FastSet::default(),
             removed: Vec::new(),
+            fresh: FastSet::default(),
         }
     }
 
@@ -47,6 +53,7 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
             Some(held) => *held = value,
             None => {
                 self.entries.insert(id.clone(), value);
+                self.fresh.insert(id.clone());
             }
         }
         self.changed.insert(id);
@@ -55,8 +62,16 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
     pub fn remove(&mut self, time: Option<Timestamp>, key: &K) -> Option<V> {
         let id = (expiry_time(time), key.clone());
         let (held, value) = self.entries.remove_entry(&id)?;
-        self.removed.push(held);
+        self.forget(held);
         Some(value)
+    }
+
+    /// Notes that `held` is gone: the checkpoint deletes it unless it never reached the table.
+    fn forget(&mut self, held: (i64, K)) {
+        self.changed.remove(&held);
+        if !self.fresh.remove(&held) {
+            self.removed.push(held);
+        }
     }
 
     /// Removes and returns every entry expiring at or before `cutoff`, earliest first.
@@ -67,7 +82,7 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
                 break;
             }
             let ((time, key), value) = first.remove_entry();
-            self.removed.push((time, key.clone()));
+            self.forget((time, key.clone()));
             expired.push((key, value));
         }
         expired
@@ -91,6 +106,7 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
                 store.put(held, value)?;
             }
         }
+        self.fresh.clear();
         Ok(())
     }
 
@@ -99,6 +115,7 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
         self.entries = store.load_all::<(i64, K), V>()?.into_iter().collect();
         self.changed.clear();
         self.removed.clear();
+        self.fresh.clear();
         Ok(())
     }
 
@@ -118,13 +135,14 @@ impl<K: TableKey> ExpiryIndex<K, i64> {
                 *count += weight;
                 if *count == 0 {
                     if let Some((held, _)) = self.entries.remove_entry(&id) {
-                        self.removed.push(held);
+                        self.forget(held);
                     }
                     return;
                 }
             }
             None => {
                 self.entries.insert(id.clone(), weight);
+                self.fresh.insert(id.clone());
             }
         }
         self.changed.insert(id);
@@ -157,6 +175,38 @@ mod tests {
             "NULL never expires"
         );
         assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn only_entries_that_reached_the_table_are_deleted_from_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::cache::Store::open(&dir.path().join("t.redb")).unwrap();
+        let mut index: ExpiryIndex<(i64,), i64> = ExpiryIndex::new("t");
+        let commit = |index: &mut ExpiryIndex<_, i64>| {
+            let txn = store.begin_write().unwrap();
+            index.checkpoint(&txn).unwrap();
+            txn.commit().unwrap();
+        };
+        index.add(at(10), &(1,), 1);
+        commit(&mut index);
+        // Within one transaction: two entries come, and both they and the stored one expire.
+        index.add(at(20), &(2,), 1);
+        index.add(at(30), &(3,), 1);
+        index.add(at(30), &(3,), -1);
+        assert_eq!(index.pop_expired(20), vec![((1,), 1), ((2,), 1)]);
+        assert_eq!(
+            index.removed,
+            vec![(10, (1,))],
+            "only the stored entry needs a delete"
+        );
+        index.add(at(40), &(4,), 1);
+        commit(&mut index);
+
+        let mut restored: ExpiryIndex<(i64,), i64> = ExpiryIndex::new("t");
+        let txn = store.begin_write().unwrap();
+        restored.restore(&txn).unwrap();
+        txn.abort().unwrap();
+        assert_eq!(restored.iter().collect::<Vec<_>>(), vec![(&(4,), &1)]);
     }
 
     #[test]

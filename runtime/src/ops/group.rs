@@ -1,12 +1,12 @@
 //! `GroupTable`: the state of one GROUP BY, with net-change output and incremental checkpoints.
 
 use super::expiry::ExpiryIndex;
+use super::{FastMap, FastSet};
 use crate::cache::{StateStore, StoreError};
 use crate::expr::EvalError;
 use crate::types::{Delta, TableKey, Timestamp};
 use redb::WriteTransaction;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
 
 /// Computes a group's output row from its key and accumulators; `None` hides the group
 /// (HAVING was not true).
@@ -22,11 +22,11 @@ struct Group<A> {
 /// The groups of one aggregation: key `K`, accumulators `A` (a tuple of [`Sum`](super::Sum),
 /// [`Count`](super::Count), ...), output rows `O`.
 pub struct GroupTable<K, A, O> {
-    groups: HashMap<K, Group<A>>,
+    groups: FastMap<K, Group<A>>,
     /// Output row of each group touched in the current batch, as it was before the batch.
-    touched: HashMap<K, Option<O>>,
+    touched: FastMap<K, Option<O>>,
     /// Groups changed since the last checkpoint.
-    dirty: HashSet<K>,
+    dirty: FastSet<K>,
     project: Project<K, A, O>,
     /// Without GROUP BY there is one group, and it exists even over no rows (as in Postgres).
     global: bool,
@@ -38,7 +38,7 @@ pub struct GroupTable<K, A, O> {
 /// A group is purged when its last row expires (GUIDE §2).
 struct GroupExpiry<K> {
     index: ExpiryIndex<K, i64>,
-    live: HashMap<K, i64>,
+    live: FastMap<K, i64>,
 }
 
 impl<K, A, O> GroupTable<K, A, O>
@@ -49,9 +49,9 @@ where
 {
     pub fn new(project: Project<K, A, O>) -> Self {
         GroupTable {
-            groups: HashMap::new(),
-            touched: HashMap::new(),
-            dirty: HashSet::new(),
+            groups: FastMap::default(),
+            touched: FastMap::default(),
+            dirty: FastSet::default(),
             project,
             global: false,
             expiry: None,
@@ -63,7 +63,7 @@ where
     pub fn expiring(mut self, statement: &'static str) -> Self {
         self.expiry = Some(GroupExpiry {
             index: ExpiryIndex::new(statement),
-            live: HashMap::new(),
+            live: FastMap::default(),
         });
         self
     }

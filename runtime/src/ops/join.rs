@@ -10,13 +10,13 @@
 //! Generated join operators drive it: their key functions evaluate the ON equalities (and any
 //! ON predicate over one side only, which makes a failing row match nothing).
 
+use super::{FastMap, FastSet};
 use crate::cache::{StateStore, StoreError};
 use crate::expr::EvalError;
 use crate::types::{Delta, FieldDef, TableKey, TypeError, Value};
 use redb::WriteTransaction;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 /// Which unmatched rows an outer join keeps.
@@ -73,7 +73,7 @@ pub type JoinKeyFn<T, JK> = fn(&T) -> Result<Option<JK>, EvalError>;
 /// the other side's foreign key), which then needs no set of its own.
 enum RowKeys<K> {
     One(K),
-    Many(HashSet<K>),
+    Many(FastSet<K>),
 }
 
 impl<K: Eq + Hash + Clone> RowKeys<K> {
@@ -88,7 +88,7 @@ impl<K: Eq + Hash + Clone> RowKeys<K> {
     fn insert(&mut self, key: K) {
         match self {
             RowKeys::One(k) if *k == key => {}
-            RowKeys::One(k) => *self = RowKeys::Many(HashSet::from([k.clone(), key])),
+            RowKeys::One(k) => *self = RowKeys::Many(FastSet::from_iter([k.clone(), key])),
             RowKeys::Many(keys) => {
                 keys.insert(key);
             }
@@ -109,19 +109,19 @@ impl<K: Eq + Hash + Clone> RowKeys<K> {
 
 /// The rows of one side, by primary key and by join key.
 struct Side<K, JK, T> {
-    rows: HashMap<K, T>,
-    by_join: HashMap<JK, RowKeys<K>>,
+    rows: FastMap<K, T>,
+    by_join: FastMap<JK, RowKeys<K>>,
     key_of: JoinKeyFn<T, JK>,
-    dirty: HashSet<K>,
+    dirty: FastSet<K>,
 }
 
 impl<K: TableKey, JK: Eq + Hash + Clone, T: Clone> Side<K, JK, T> {
     fn new(key_of: JoinKeyFn<T, JK>) -> Self {
         Side {
-            rows: HashMap::new(),
-            by_join: HashMap::new(),
+            rows: FastMap::default(),
+            by_join: FastMap::default(),
             key_of,
-            dirty: HashSet::new(),
+            dirty: FastSet::default(),
         }
     }
 
@@ -191,7 +191,7 @@ impl<K: TableKey, JK: Eq + Hash + Clone, T: Clone + Serialize + DeserializeOwned
 /// Output changes of the batch being applied: per joined key, the row before the batch and the
 /// latest row, so that a batch emits one net change per key.
 struct Pending<LK, L, RK, R> {
-    changes: HashMap<JoinKey<LK, RK>, BeforeAfter<L, R>>,
+    changes: FastMap<JoinKey<LK, RK>, BeforeAfter<L, R>>,
 }
 
 impl<LK: TableKey, L: Clone + PartialEq, RK: TableKey, R: Clone + PartialEq> Pending<LK, L, RK, R> {
@@ -243,7 +243,7 @@ where
             left: Side::new(left_key),
             right: Side::new(right_key),
             pending: Pending {
-                changes: HashMap::new(),
+                changes: FastMap::default(),
             },
         }
     }
@@ -509,7 +509,7 @@ mod tests {
                     }
                 }
                 .unwrap();
-                let keys: HashSet<_> = out.iter().map(|d| d.key.clone()).collect();
+                let keys: FastSet<_> = out.iter().map(|d| d.key.clone()).collect();
                 assert_eq!(
                     keys.len(),
                     out.len(),
@@ -534,7 +534,7 @@ mod tests {
             let changes = batch(&mut rng, &mut rows);
             let mut out = Vec::new();
             join.apply(&changes, &changes, &mut out).unwrap();
-            let keys: HashSet<_> = out.iter().map(|d| d.key.clone()).collect();
+            let keys: FastSet<_> = out.iter().map(|d| d.key.clone()).collect();
             assert_eq!(keys.len(), out.len(), "one change per key per batch");
             apply(&mut result, out);
             assert_eq!(result, expected(JoinKind::Full, &rows, &rows));
