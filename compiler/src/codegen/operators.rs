@@ -395,10 +395,7 @@ fn aggregate(
                 },
                 quote! {
                     fn end_transaction(&mut self, out: &mut Vec<Delta<Self::OutKey, Self::Out>>) -> Result<(), EvalError> {
-                        match self.ttl.advance() {
-                            Some(cutoff) => self.groups.expire(cutoff, out),
-                            None => Ok(()),
-                        }
+                        self.groups.end_transaction(self.ttl.advance(), out)
                     }
                 },
                 quote!(self.ttl.checkpoint(txn)?;),

@@ -39,7 +39,14 @@ pub struct GroupTable<K, A, O> {
 struct GroupExpiry<K> {
     index: ExpiryIndex<K, i64>,
     live: FastMap<K, i64>,
+    /// Set by [`GroupTable::end_transaction`]: the next checkpoint is the transaction's last.
+    ended: bool,
 }
+
+/// Pending expiry entries past which a checkpoint in the middle of a transaction writes them
+/// anyway, bounding memory. Below it they wait for the transaction's end: with time-ordered data
+/// most entries come and expire within one transaction, and then never reach the table.
+const EXPIRY_FLUSH_AT: usize = 1 << 20;
 
 impl<K, A, O> GroupTable<K, A, O>
 where
@@ -64,6 +71,7 @@ where
         self.expiry = Some(GroupExpiry {
             index: ExpiryIndex::new(statement),
             live: FastMap::default(),
+            ended: false,
         });
         self
     }
@@ -154,6 +162,25 @@ where
         self.update(canonical, weight, apply)
     }
 
+    /// Ends a transaction of the TTL'd source: evicts what the new watermark's `cutoff` expires
+    /// (if it moved), and lets the next [`checkpoint`](Self::checkpoint) write the expiry index.
+    /// Every transaction that updates a TTL'd group table ends here before it commits (the
+    /// generated `end_<source>` of each source it reads), so nothing pending is ever left out
+    /// of a commit.
+    pub fn end_transaction(
+        &mut self,
+        cutoff: Option<i64>,
+        out: &mut Vec<Delta<K, O>>,
+    ) -> Result<(), EvalError> {
+        if let Some(expiry) = &mut self.expiry {
+            expiry.ended = true;
+        }
+        match cutoff {
+            Some(cutoff) => self.expire(cutoff, out),
+            None => Ok(()),
+        }
+    }
+
     /// Evicts the rows that expire at or before `cutoff` (µs) and purges every group left
     /// without a live row: its result row is deleted (a Delete in `out`). Expiry never changes a
     /// result value; the one group of an aggregation without GROUP BY is never purged.
@@ -224,15 +251,14 @@ where
     ) -> Result<(), StoreError> {
         if !self.dirty.is_empty() {
             let mut store = StateStore::open(txn, statement)?;
-            for key in self.dirty.drain() {
-                match self.groups.get(&key) {
-                    Some(group) => store.put(&key, group)?,
-                    None => store.remove(&key)?,
-                }
-            }
+            let dirty: Vec<K> = self.dirty.drain().collect();
+            store.write_sorted(dirty.iter().map(|key| (key, self.groups.get(key))))?;
         }
         if let Some(expiry) = &mut self.expiry {
-            expiry.index.checkpoint(txn)?;
+            if expiry.ended || expiry.index.pending() >= EXPIRY_FLUSH_AT {
+                expiry.index.checkpoint(txn)?;
+                expiry.ended = false;
+            }
         }
         Ok(())
     }
@@ -362,6 +388,54 @@ mod tests {
         t.expire(30, &mut out).unwrap();
         assert_eq!(out, vec![Delta::delete(uk.clone(), (uk, Some(3)))]);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn the_expiry_index_is_written_when_the_transaction_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::cache::Store::open(&dir.path().join("t.redb")).unwrap();
+        let at = |us| Timestamp::from_timestamp_micros(us);
+        let uk = (Some("UK".to_string()),);
+        let mut t: GroupTable<Key, (Sum<i64>,), _> = GroupTable::new(project).expiring("g");
+        let mut out = Vec::new();
+        let txn = store.begin_write().unwrap();
+        // One transaction of two chunks: the first chunk's entries expire by its end.
+        t.update_expiring(uk.clone(), at(10), 1, |(s,)| s.add(Some(1), 1))
+            .unwrap();
+        t.drain_changes(&mut out).unwrap();
+        t.checkpoint(&txn, "g").unwrap();
+        assert_eq!(
+            t.expiry.as_ref().unwrap().index.pending(),
+            1,
+            "held back mid-transaction"
+        );
+        t.update_expiring(uk.clone(), at(30), 1, |(s,)| s.add(Some(2), 1))
+            .unwrap();
+        t.drain_changes(&mut out).unwrap();
+        t.checkpoint(&txn, "g").unwrap();
+        t.end_transaction(Some(20), &mut out).unwrap();
+        t.checkpoint(&txn, "g").unwrap();
+        assert_eq!(
+            t.expiry.as_ref().unwrap().index.pending(),
+            0,
+            "written at the end"
+        );
+        txn.commit().unwrap();
+
+        let mut restored: GroupTable<Key, (Sum<i64>,), _> = GroupTable::new(project).expiring("g");
+        let txn = store.begin_write().unwrap();
+        restored.restore(&txn, "g").unwrap();
+        txn.abort().unwrap();
+        let expiry = restored.expiry.as_ref().unwrap();
+        assert_eq!(
+            expiry.index.iter().collect::<Vec<_>>(),
+            vec![(&uk, &1)],
+            "only the live row"
+        );
+        assert_eq!(expiry.live.get(&uk), Some(&1));
+        out.clear();
+        restored.end_transaction(Some(30), &mut out).unwrap();
+        assert_eq!(out, vec![Delta::delete(uk.clone(), (uk, Some(3)))]);
     }
 
     #[test]

@@ -92,10 +92,7 @@ impl Operator for DailySales {
         &mut self,
         out: &mut Vec<Delta<Self::OutKey, Self::Out>>,
     ) -> Result<(), EvalError> {
-        match self.ttl.advance() {
-            Some(cutoff) => self.groups.expire(cutoff, out),
-            None => Ok(()),
-        }
+        self.groups.end_transaction(self.ttl.advance(), out)
     }
     fn checkpoint(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
         self.ttl.checkpoint(txn)?;
