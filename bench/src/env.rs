@@ -34,8 +34,9 @@ impl Env {
             .to_path_buf();
         let release = !cfg!(debug_assertions);
         let profile = if release { "release" } else { "debug" };
+        // Absolute: emitted crates are built from their own folders.
         let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
+            .map(|dir| root.join(dir))
             .unwrap_or_else(|| root.join("target"));
         let mut cargo = Command::new(cargo());
         cargo
@@ -56,7 +57,7 @@ impl Env {
         // already in CI); a full run has its own, emptied for the cold build.
         let pipelines_target = if sizes.quick {
             std::env::var_os("DOZER_TARGET_DIR")
-                .map(PathBuf::from)
+                .map(|dir| root.join(dir))
                 .unwrap_or_else(|| target.join("pipelines"))
         } else {
             target.join("bench-pipelines")
@@ -126,6 +127,35 @@ pub fn run(command: &mut Command, what: &str) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// [`run`] with a deadline: the command is killed, and the run fails, once `timeout` passes.
+pub fn run_within(command: &mut Command, what: &str, timeout: std::time::Duration) -> Result<()> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("{what}: cannot start {:?}", command.get_program()))?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if status.success() {
+                return Ok(());
+            }
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                std::io::Read::read_to_string(&mut pipe, &mut stderr)?;
+            }
+            bail!("{what} failed ({status}):\n{stderr}");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{what} did not finish within {} s", timeout.as_secs());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 fn which(program: &str) -> Result<PathBuf> {

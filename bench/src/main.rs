@@ -16,6 +16,7 @@ mod stats;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -30,7 +31,8 @@ struct Cli {
     /// Small sizes and short runs: proves the harness works; the figures mean little.
     #[arg(long)]
     quick: bool,
-    /// Where the report goes (default: BENCHMARKS.md, or target/bench/quick.md with --quick).
+    /// Where the report goes (default: BENCHMARKS.md; target/bench/quick.md with --quick or
+    /// --only).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Run only these groups (comma-separated). Pipelines are built whatever is chosen.
@@ -83,6 +85,9 @@ pub struct Sizes {
     pub read_seconds: u64,
     /// Whether the first pipeline build starts from an empty target directory.
     pub cold_build: bool,
+    /// How long any one wait (a snapshot, a backlog, pg_recvlogical) may take before the run
+    /// fails, so a stuck run never eats CI's time.
+    pub timeout: Duration,
 }
 
 impl Sizes {
@@ -98,6 +103,7 @@ impl Sizes {
                 freshness_seconds: 1.0,
                 read_seconds: 1,
                 cold_build: false,
+                timeout: Duration::from_secs(300),
             }
         } else {
             Sizes {
@@ -110,6 +116,7 @@ impl Sizes {
                 freshness_seconds: 10.0,
                 read_seconds: 10,
                 cold_build: true,
+                timeout: Duration::from_secs(3600),
             }
         }
     }
@@ -133,8 +140,9 @@ fn main() -> Result<()> {
         phases::cdc::run(&env, &sizes, &built, &mut report)?;
     }
 
+    // A partial run never overwrites the full report's other sections.
     let out = cli.out.unwrap_or_else(|| {
-        if cli.quick {
+        if cli.quick || !cli.only.is_empty() {
             env.root.join("target").join("bench").join("quick.md")
         } else {
             env.root.join("BENCHMARKS.md")

@@ -34,17 +34,7 @@ pub fn build(env: &Env, config: &Path, crate_dir: &Path) -> Result<Built> {
         "dozerc build",
     )?;
     let emit_seconds = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    let mut cargo = Command::new(cargo());
-    cargo
-        .args(["build", "--quiet"])
-        .current_dir(crate_dir)
-        .env("CARGO_TARGET_DIR", &env.pipelines_target);
-    if env.release {
-        cargo.arg("--release");
-    }
-    run(&mut cargo, "cargo build of the emitted crate")?;
-    let cargo_seconds = started.elapsed().as_secs_f64();
+    let cargo_seconds = cargo_build(env, crate_dir)?;
     let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml"))?;
     let name = manifest
         .lines()
@@ -57,6 +47,22 @@ pub fn build(env: &Env, config: &Path, crate_dir: &Path) -> Result<Built> {
         emit_seconds,
         cargo_seconds,
     })
+}
+
+/// `cargo build` of an emitted crate in the harness's profile, into the shared target
+/// directory: its seconds.
+pub fn cargo_build(env: &Env, crate_dir: &Path) -> Result<f64> {
+    let started = Instant::now();
+    let mut cargo = Command::new(cargo());
+    cargo
+        .args(["build", "--quiet"])
+        .current_dir(crate_dir)
+        .env("CARGO_TARGET_DIR", &env.pipelines_target);
+    if env.release {
+        cargo.arg("--release");
+    }
+    run(&mut cargo, "cargo build of the emitted crate")?;
+    Ok(started.elapsed().as_secs_f64())
 }
 
 /// `/health` of a running pipeline.
@@ -90,7 +96,10 @@ impl Pipeline {
     /// Starts `binary` with its cache in `home`, on free ports, with `extra` flags.
     pub fn start(binary: &Path, home: &Path, extra: &[String]) -> Result<Pipeline> {
         let rest_port = free_port()?;
-        let grpc_port = free_port()?;
+        let mut grpc_port = free_port()?;
+        while grpc_port == rest_port {
+            grpc_port = free_port()?;
+        }
         let log = home.with_extension("log");
         let log_file = std::fs::File::create(&log)?;
         let started = Instant::now();
@@ -274,6 +283,27 @@ fn clock_ticks_per_second() -> f64 {
 pub fn parse_lsn(lsn: &str) -> Option<u64> {
     let (high, low) = lsn.split_once('/')?;
     Some((u64::from_str_radix(high, 16).ok()? << 32) | u64::from_str_radix(low, 16).ok()?)
+}
+
+/// `/sales_by_country` as served: each country and its total as text.
+pub fn served_sales_by_country(pipeline: &Pipeline) -> Result<Vec<(String, String)>> {
+    let (status, body) = pipeline.get("/sales_by_country?limit=1000")?;
+    anyhow::ensure!(
+        status == 200,
+        "GET /sales_by_country answered {status}: {body}"
+    );
+    let served: Vec<serde_json::Value> = serde_json::from_str(&body)?;
+    Ok(served
+        .iter()
+        .map(|r| {
+            let total = match field(r, "TotalSales") {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let country = field(r, "Country").as_str().unwrap_or_default().to_string();
+            (country, total)
+        })
+        .collect())
 }
 
 /// A field of a served JSON row, by name in any case (Postgres folds unquoted names to lower

@@ -6,7 +6,7 @@
 use super::compile::Pipelines;
 use super::freshness;
 use crate::env::{self, Env};
-use crate::pipeline::{field, parse_lsn, Pipeline};
+use crate::pipeline::{parse_lsn, served_sales_by_country, Pipeline};
 use crate::report::{Report, Section};
 use crate::scratch_db::ScratchDb;
 use crate::stats::{ratio, thousands, verdict};
@@ -14,12 +14,11 @@ use crate::Sizes;
 use anyhow::{ensure, Context, Result};
 use postgres::Client;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const TARGET: f64 = 0.8;
 /// Changes per backlog transaction.
 const BATCH: i64 = 1_000;
-const PEER_SLOT: &str = "bench_peer";
 
 /// The backlog as written.
 struct Backlog {
@@ -45,45 +44,48 @@ pub fn run(env: &Env, sizes: &Sizes, built: &Pipelines, report: &mut Report) -> 
     let flags = ["--connection".to_string(), format!("postgres={}", db.url())];
     let home = env.scratch("home-cdc")?;
     let mut pipeline = Pipeline::start(&built.postgres.binary, &home, &flags)?;
-    // The snapshot is the first cache commit; the connection's LSN shows once streaming.
-    pipeline.wait_until("the snapshot", Duration::from_secs(600), |h| {
+    // The snapshot is the first cache commit.
+    pipeline.wait_until("the snapshot", sizes.timeout, |h| {
         h.position >= 1 && !h.postgres.is_empty()
     })?;
     pipeline.stop()?;
 
     let mut client = db.connect()?;
+    // The peer's slot and publication, named after the run (slots are server-wide).
+    let peer_slot = format!("bench_peer_{}", std::process::id());
     // Two statements, two transactions: a slot cannot be made after writes in the same one.
     client.batch_execute(&format!(
-        "CREATE PUBLICATION {PEER_SLOT} FOR TABLE sales_data"
+        "CREATE PUBLICATION {peer_slot} FOR TABLE sales_data"
     ))?;
     client.batch_execute(&format!(
-        "SELECT pg_create_logical_replication_slot('{PEER_SLOT}', 'pgoutput')"
+        "SELECT pg_create_logical_replication_slot('{peer_slot}', 'pgoutput')"
     ))?;
     println!("cdc: writing a backlog of {} changes", sizes.cdc_changes);
     let backlog = write_backlog(&mut client, sizes.cdc_changes)?;
 
     println!("cdc: pg_recvlogical reads the backlog");
     let started = Instant::now();
-    env::run(
+    env::run_within(
         Command::new(&env.pg_recvlogical)
+            .args(["-d", &db.conninfo(), "--slot", &peer_slot])
             .args([
-                "-d",
-                &db.conninfo(),
-                "--slot",
-                PEER_SLOT,
                 "--start",
                 "--no-loop",
+                "-P",
+                "pgoutput",
+                "-o",
+                "proto_version=1",
             ])
-            .args(["-P", "pgoutput", "-o", "proto_version=1"])
-            .args(["-o", &format!("publication_names={PEER_SLOT}")])
+            .args(["-o", &format!("publication_names={peer_slot}")])
             .args(["-E", &backlog.end, "-f", "/dev/null"]),
         "pg_recvlogical",
+        sizes.timeout,
     )?;
     let peer_seconds = started.elapsed().as_secs_f64();
 
     println!("cdc: the pipeline reads the backlog");
     let mut pipeline = Pipeline::start(&built.postgres.binary, &home, &flags)?;
-    let done = pipeline.wait_until("the backlog", Duration::from_secs(3600), |h| {
+    let done = pipeline.wait_until("the backlog", sizes.timeout, |h| {
         h.postgres
             .values()
             .any(|lsn| parse_lsn(lsn).is_some_and(|l| l >= backlog.last))
@@ -237,21 +239,9 @@ fn check_agreement(pipeline: &Pipeline, client: &mut Client) -> Result<()> {
             _ => None,
         })
         .collect();
-    let (status, body) = pipeline.get("/sales_by_country?limit=1000")?;
-    ensure!(status == 200, "GET /sales_by_country answered {status}");
-    let served: Vec<serde_json::Value> = serde_json::from_str(&body)?;
-    let mut ours: Vec<(String, f64)> = served
-        .iter()
-        .map(|r| {
-            let total = match field(r, "TotalSales") {
-                serde_json::Value::String(s) => s.parse().unwrap_or(f64::NAN),
-                other => other.as_f64().unwrap_or(f64::NAN),
-            };
-            (
-                field(r, "Country").as_str().unwrap_or_default().to_string(),
-                total,
-            )
-        })
+    let mut ours: Vec<(String, f64)> = served_sales_by_country(pipeline)?
+        .into_iter()
+        .map(|(country, total)| (country, total.parse().unwrap_or(f64::NAN)))
         .collect();
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     ours.sort_by(|a, b| a.0.cmp(&b.0));

@@ -7,13 +7,12 @@ use super::compile::Pipelines;
 use super::{memory, reads};
 use crate::env::{self, Env};
 use crate::peers::{self, BatchRun};
-use crate::pipeline::{field, Pipeline, ProcStats};
+use crate::pipeline::{served_sales_by_country, Pipeline, ProcStats};
 use crate::report::{Report, Section};
 use crate::stats::{ratio, thousands, verdict};
 use crate::Sizes;
 use anyhow::{ensure, Context, Result};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Targets (issue 7): rows per CPU-second through all four statements, and the ratio to DuckDB.
 const PER_CORE_TARGET: f64 = 1_000_000.0;
@@ -47,11 +46,9 @@ pub fn run(env: &Env, sizes: &Sizes, built: &Pipelines, report: &mut Report) -> 
             ],
         )?;
         let count = files.paths.len() as u64;
-        let done = pipeline.wait_until(
-            "every file to be committed",
-            Duration::from_secs(3600),
-            |h| h.position >= count,
-        )?;
+        let done = pipeline.wait_until("every file to be committed", sizes.timeout, |h| {
+            h.position >= count
+        })?;
         let seconds = (done - pipeline.started).as_secs_f64();
         let stats = pipeline.stats();
         println!("snapshot of {rows} rows: DuckDB and Postgres");
@@ -186,20 +183,9 @@ fn check_agreement(pipeline: &Pipeline, duckdb: &BatchRun, postgres: &BatchRun) 
             postgres.result_rows[i]
         );
     }
-    let (_, body) = pipeline.get("/sales_by_country?limit=1000")?;
-    let served: Vec<serde_json::Value> = serde_json::from_str(&body)?;
-    let mut ours: Vec<(String, String)> = served
-        .iter()
-        .map(|r| {
-            let total = match field(r, "TotalSales") {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (
-                field(r, "Country").as_str().unwrap_or_default().to_string(),
-                normalize(&total),
-            )
-        })
+    let mut ours: Vec<(String, String)> = served_sales_by_country(pipeline)?
+        .into_iter()
+        .map(|(country, total)| (country, normalize(&total)))
         .collect();
     for (peer, rows) in [
         ("DuckDB", &duckdb.sales_by_country),

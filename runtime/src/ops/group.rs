@@ -184,7 +184,7 @@ where
     /// Evicts the rows that expire at or before `cutoff` (µs) and purges every group left
     /// without a live row: its result row is deleted (a Delete in `out`). Expiry never changes a
     /// result value; the one group of an aggregation without GROUP BY is never purged.
-    pub fn expire(&mut self, cutoff: i64, out: &mut Vec<Delta<K, O>>) -> Result<(), EvalError> {
+    fn expire(&mut self, cutoff: i64, out: &mut Vec<Delta<K, O>>) -> Result<(), EvalError> {
         let Some(expiry) = &mut self.expiry else {
             return Ok(());
         };
