@@ -68,11 +68,14 @@ pub fn cargo_build(env: &Env, crate_dir: &Path) -> Result<f64> {
 /// `/health` of a running pipeline.
 #[derive(Deserialize, Debug, Default)]
 pub struct Health {
-    /// Source transactions committed.
+    /// Commits of source transactions.
     pub position: u64,
     /// Per Postgres connection, the LSN applied.
     #[serde(default)]
     pub postgres: BTreeMap<String, String>,
+    /// Per file source, the files committed.
+    #[serde(default)]
+    pub files: BTreeMap<String, u64>,
 }
 
 /// CPU time and memory of a process, from `/proc`.

@@ -27,6 +27,10 @@ pub mod ops;
 pub mod sources;
 pub mod types;
 
+/// Every process linking the runtime (each generated pipeline) allocates with mimalloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Re-exports so that generated crates depend on `dozer-runtime` alone.
 pub mod reexports {
     pub use chrono;
@@ -40,7 +44,7 @@ pub mod reexports {
 pub mod prelude {
     pub use crate::api::{EndpointApi, EndpointDecl, TypedEndpoint};
     pub use crate::app::{decode_batch, decode_rows, PipelineError, Settings};
-    pub use crate::cache::{EndpointTable, StateStore};
+    pub use crate::cache::{ChangeBuffer, EndpointTable, StateStore};
     pub use crate::cache::{Store, StoreError};
     pub use crate::expr::{self, EvalError};
     pub use crate::ops::{
@@ -49,7 +53,7 @@ pub mod prelude {
     };
     pub use crate::reexports::serde::{Deserialize, Serialize};
     pub use crate::sources::{
-        CsvTableSpec, PgConnectionSpec, PgTableSpec, SourceBatch, SourceChanges, SourceSpec,
+        CsvTableSpec, FieldError, PgConnectionSpec, PgTableSpec, SourceBatch, SourceSpec, TextRow,
     };
     pub use crate::types::{
         Date, Decimal, Delta, FieldDef, FieldType, FieldValue, Float, Json, KeyedRecord, Record,

@@ -24,6 +24,21 @@ pub fn late_changes() -> BTreeMap<&'static str, u64> {
     LATE_CHANGES.lock().map(|c| c.clone()).unwrap_or_default()
 }
 
+/// Files committed so far, per file source.
+static FILES_INGESTED: Mutex<BTreeMap<&'static str, usize>> = Mutex::new(BTreeMap::new());
+
+/// Sets the number of files `source` has committed.
+pub fn set_files_ingested(source: &'static str, files: usize) {
+    if let Ok(mut counts) = FILES_INGESTED.lock() {
+        counts.insert(source, files);
+    }
+}
+
+/// Files committed so far, per file source.
+pub fn files_ingested() -> BTreeMap<&'static str, usize> {
+    FILES_INGESTED.lock().map(|c| c.clone()).unwrap_or_default()
+}
+
 /// Rows and secondary index entries read by API queries and counts.
 static ROWS_SCANNED: AtomicU64 = AtomicU64::new(0);
 
@@ -43,6 +58,15 @@ pub fn render() -> String {
     text.push_str("# HELP dozer_api_rows_scanned_total Rows and secondary index entries read to answer API queries and counts.\n");
     text.push_str("# TYPE dozer_api_rows_scanned_total counter\n");
     let _ = writeln!(text, "dozer_api_rows_scanned_total {}", rows_scanned());
+    text.push_str("# HELP dozer_source_files_total Files each file source has committed.\n");
+    text.push_str("# TYPE dozer_source_files_total counter\n");
+    for (source, count) in files_ingested() {
+        let _ = writeln!(
+            text,
+            "dozer_source_files_total{{source=\"{}\"}} {count}",
+            escape_label(source)
+        );
+    }
     text.push_str("# HELP dozer_late_changes_total Changes dropped because their rows were older than the statement's TTL allows.\n");
     text.push_str("# TYPE dozer_late_changes_total counter\n");
     for (statement, count) in late_changes() {

@@ -71,6 +71,7 @@ fn catch_up(oracle: &mut Oracle, running: &Running) -> anyhow::Result<()> {
         .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])?
         .get(0);
     wait_for_position(running.port, &lsn, Duration::from_secs(60))
+        .map_err(|e| e.context(format!("pipeline log:\n{}", running.log_text())))
 }
 
 /// A pipeline over the `sales` table, caught up with its snapshot, and its Python stubs.

@@ -102,6 +102,8 @@ pub fn field_names<'a>(columns: impl Iterator<Item = &'a str>) -> Vec<String> {
 /// shadow them.
 pub const RESERVED_TYPES: &[&str] = &[
     "Pipeline",
+    "Staged",
+    "ChangeBuffer",
     "Avg",
     "Count",
     "GroupTable",
@@ -130,7 +132,8 @@ pub const RESERVED_TYPES: &[&str] = &[
     "Store",
     "StoreError",
     "CsvTableSpec",
-    "SourceChanges",
+    "TextRow",
+    "FieldError",
     "SourceBatch",
     "SourceSpec",
     "PgTableSpec",
@@ -204,6 +207,7 @@ pub const RESERVED_VARS: &[&str] = &[
     "old",
     "new",
     "pipeline",
+    "staged",
     "endpoints",
     "records",
     "app",

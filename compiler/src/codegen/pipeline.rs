@@ -56,7 +56,7 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
             SourceKind::Postgres { .. } => quote!(decode_rows),
         };
         let i = proc_macro2::Literal::usize_unsuffixed(i);
-        quote!(#i => self.#method(#decode::<#row>(#name, changes)?, txn),)
+        quote!(#i => self.#method(#decode::<#row>(#name, changes)?),)
     });
     let connections_fn = (!connections.is_empty()).then(|| {
         quote! {
@@ -73,10 +73,10 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
         let arms = ends.iter().map(|(i, _)| {
             let method = format_ident!("end_{}", names.sources[*i].var);
             let i = proc_macro2::Literal::usize_unsuffixed(*i);
-            quote!(#i => self.#method(txn),)
+            quote!(#i => self.#method(),)
         });
         quote! {
-            fn end_transaction(&mut self, source: usize, txn: &WriteTransaction) -> Result<(), PipelineError> {
+            fn end_transaction(&mut self, source: usize) -> Result<(), PipelineError> {
                 match source {
                     #( #arms )*
                     _ => Ok(()),
@@ -85,6 +85,8 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
         }
     });
     let end_methods = ends.iter().map(|(_, end)| end);
+    let staged = staged_struct(p, names);
+    let flush = flush_fn(p, names);
 
     quote! {
         use crate::endpoints;
@@ -94,10 +96,14 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
 
         #( #items )*
 
-        /// Every operator of the pipeline, in statement order.
+        #staged
+
+        /// Every operator of the pipeline, in statement order, and the endpoint changes of the
+        /// transaction being applied.
         #[derive(Default)]
         pub struct Pipeline {
             #( #op_fields: #op_types, )*
+            staged: Staged,
         }
 
         impl app::Pipeline for Pipeline {
@@ -125,7 +131,7 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
                 Ok(pipeline)
             }
 
-            fn apply(&mut self, source: usize, changes: SourceBatch, txn: &WriteTransaction) -> Result<(), PipelineError> {
+            fn apply(&mut self, source: usize, changes: SourceBatch) -> Result<(), PipelineError> {
                 match source {
                     #( #apply_arms )*
                     _ => Ok(()),
@@ -133,6 +139,8 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
             }
 
             #end_fn
+
+            #flush
         }
 
         impl Pipeline {
@@ -142,7 +150,8 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
     }
 }
 
-/// `apply_<source>`: runs the statements downstream of one source and writes their endpoints.
+/// `apply_<source>`: runs the statements downstream of one source and stages the changes of
+/// every table an endpoint serves (written by `flush` when the transaction commits).
 fn apply_source(p: &Pipeline, names: &Names, source: usize) -> TokenStream {
     let src = &names.sources[source];
     let method = format_ident!("apply_{}", src.var);
@@ -150,11 +159,10 @@ fn apply_source(p: &Pipeline, names: &Names, source: usize) -> TokenStream {
     let row = format_ident!("{}", src.row_type);
     let key = src.key_tokens();
     let doc = super::doc(&format!(
-        "Applies one transaction of source `{}` to every statement that depends on it.",
+        "Applies one batch of source `{}` to every statement that depends on it.",
         p.sources[source].name
     ));
     let mut body = Vec::new();
-    body.push(write_endpoints(p, names, Input::Source(source), &input_var));
     let mut changed = vec![Input::Source(source)];
     for s in p.downstream_of(source) {
         let out = ident(&names.statements[s].var);
@@ -162,16 +170,85 @@ fn apply_source(p: &Pipeline, names: &Names, source: usize) -> TokenStream {
         body.push(quote! {
             let mut #out = Vec::new();
             #step
-            self.#out.checkpoint(txn)?;
         });
-        body.push(write_endpoints(p, names, Input::Statement(s), &out));
         changed.push(Input::Statement(s));
     }
+    let stage = stage_changes(p, names, &changed);
     quote! {
         #doc
-        #[allow(unused_variables)]
-        fn #method(&mut self, #input_var: Vec<Delta<#key, #row>>, txn: &WriteTransaction) -> Result<(), PipelineError> {
+        fn #method(&mut self, #input_var: Vec<Delta<#key, #row>>) -> Result<(), PipelineError> {
             #( #body )*
+            #stage
+            Ok(())
+        }
+    }
+}
+
+/// Moves the changes of each table in `changed` that an endpoint serves into the buffer `flush`
+/// writes from (after every statement that reads them has run).
+fn stage_changes(p: &Pipeline, names: &Names, changed: &[Input]) -> TokenStream {
+    let stages = changed
+        .iter()
+        .filter(|&&table| p.endpoints.iter().any(|e| e.table == table))
+        .map(|&table| {
+            let var = ident(&names.table(table).var);
+            quote!(self.staged.#var.extend(#var);)
+        });
+    quote!(#( #stages )*)
+}
+
+/// The tables endpoints serve, each once, in source then statement order.
+fn served_tables(p: &Pipeline) -> Vec<Input> {
+    let sources = (0..p.sources.len()).map(Input::Source);
+    let statements = (0..p.statements.len()).map(Input::Statement);
+    sources
+        .chain(statements)
+        .filter(|&table| p.endpoints.iter().any(|e| e.table == table))
+        .collect()
+}
+
+/// `Staged`: one change buffer per table an endpoint serves.
+fn staged_struct(p: &Pipeline, names: &Names) -> TokenStream {
+    let fields = served_tables(p).into_iter().map(|table| {
+        let n = names.table(table);
+        let (var, key, row) = (
+            ident(&n.var),
+            n.key_tokens(),
+            format_ident!("{}", n.row_type),
+        );
+        quote!(#var: ChangeBuffer<#key, #row>,)
+    });
+    quote! {
+        /// The changes of the transaction being applied to each table an endpoint serves, net
+        /// per key: written once when it commits, however many batches it came in.
+        #[derive(Default)]
+        struct Staged {
+            #( #fields )*
+        }
+    }
+}
+
+/// `flush`: before each commit, every operator writes its changed state and every staged
+/// table its endpoints.
+fn flush_fn(p: &Pipeline, names: &Names) -> TokenStream {
+    let checkpoints = names.statements.iter().map(|n| {
+        let op = ident(&n.var);
+        quote!(self.#op.checkpoint(txn)?;)
+    });
+    let writes = served_tables(p).into_iter().map(|table| {
+        let var = ident(&names.table(table).var);
+        let apply = write_endpoints(p, names, table, &var);
+        quote! {
+            if !self.staged.#var.is_empty() {
+                let #var = self.staged.#var.drain();
+                #apply
+            }
+        }
+    });
+    quote! {
+        fn flush(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+            #( #checkpoints )*
+            #( #writes )*
             Ok(())
         }
     }
@@ -235,13 +312,12 @@ fn end_source(p: &Pipeline, names: &Names, source: usize) -> Option<TokenStream>
         body.push(quote! {
             let mut #out = Vec::new();
             #step
-            self.#out.checkpoint(txn)?;
         });
-        body.push(write_endpoints(p, names, Input::Statement(s), &out));
     }
     if expiring.is_empty() {
         return None;
     }
+    let stage = stage_changes(p, names, &expiring);
     let method = format_ident!("end_{}", names.sources[source].var);
     let doc = super::doc(&format!(
         "Ends one transaction of source `{}`: its TTL'd statements purge what expired, and \
@@ -250,8 +326,9 @@ fn end_source(p: &Pipeline, names: &Names, source: usize) -> Option<TokenStream>
     ));
     Some(quote! {
         #doc
-        fn #method(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+        fn #method(&mut self) -> Result<(), PipelineError> {
             #( #body )*
+            #stage
             Ok(())
         }
     })

@@ -45,6 +45,7 @@ pub fn record(
             quote!(self.#f.clone().into_value())
         }
     });
+    let indexes_again = (0..columns.len()).map(proc_macro2::Literal::usize_unsuffixed);
     let source_impl = is_source.then(|| {
         quote! {
             impl SourceRecord for #name {
@@ -52,6 +53,10 @@ pub fn record(
                     let mut values = values.into_iter();
                     let mut next = || values.next().ok_or_else(|| TypeError::new("too few values for the record"));
                     Ok(#name { #( #field_idents: FieldValue::from_value(next()?)?, )* })
+                }
+
+                fn from_text(row: &TextRow<'_>) -> Result<Self, FieldError> {
+                    Ok(#name { #( #field_idents: row.get(#indexes_again)?, )* })
                 }
             }
         }

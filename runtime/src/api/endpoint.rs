@@ -215,10 +215,18 @@ impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
     /// The rows matching `query`, in its order, one page: `$limit` rows after `$skip` or after
     /// the `$after` cursor.
     pub fn page(&self, query: &Query) -> Result<Page<T>, ApiError> {
+        self.page_reading_commit(query, true)
+    }
+
+    /// [`page`](Self::page), reading the commit it reflects only when asked (`commit` is 0
+    /// otherwise): REST reports the position from memory instead, and the read costs a table
+    /// lookup per request.
+    fn page_reading_commit(&self, query: &Query, commit: bool) -> Result<Page<T>, ApiError> {
         let limit = query.limit_or_default();
         let after = self.cursor(query)?;
+        let plan = self.plan(query);
         let txn = self.store.begin_read()?;
-        let snapshot = self.table.snapshot(&txn)?;
+        let snapshot = self.table.snapshot(&txn, plan.index())?;
         let mut scan = Scan {
             snapshot: &snapshot,
             scanned: 0,
@@ -226,7 +234,7 @@ impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
         let rows = if limit == 0 {
             Vec::new()
         } else {
-            match self.plan(query) {
+            match plan {
                 Plan::KeyOrder => in_key_order(&mut scan, query, after.as_ref(), limit)?,
                 Plan::FullSort => {
                     let mut top = TopRows::new(query, query.skip.saturating_add(limit));
@@ -278,14 +286,22 @@ impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
             rows: rows.into_iter().map(|(_, row)| row).collect(),
             next_cursor,
             scanned: scan.scanned,
-            commit: crate::cache::store::position_in(&txn)?,
+            commit: match commit {
+                true => crate::cache::store::position_in(&txn)?,
+                false => 0,
+            },
         })
     }
 
     /// The number of rows matching `query`'s filter, and the rows or index entries read.
     pub fn count_matching(&self, query: &Query) -> Result<(u64, u64), ApiError> {
+        let filter_only = Query {
+            filter: query.filter.clone(),
+            ..Query::default()
+        };
+        let plan = self.plan(&filter_only);
         let txn = self.store.begin_read()?;
-        let snapshot = self.table.snapshot(&txn)?;
+        let snapshot = self.table.snapshot(&txn, plan.index())?;
         let Some(filter) = &query.filter else {
             return Ok((snapshot.len()?, 0));
         };
@@ -298,11 +314,7 @@ impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
             n += u64::from(filter.matches(&row));
             ControlFlow::Continue(())
         };
-        let filter_only = Query {
-            filter: query.filter.clone(),
-            ..Query::default()
-        };
-        match self.plan(&filter_only) {
+        match plan {
             Plan::IndexFilter { index, ranges } => {
                 for range in &ranges {
                     scan.index(index, range, &mut count)?;
@@ -541,7 +553,7 @@ impl<K: TableKey, T: Record> EndpointApi for TypedEndpoint<K, T> {
     }
 
     fn query(&self, query: &Query) -> Result<JsonPage, ApiError> {
-        let page = self.page(query)?;
+        let page = self.page_reading_commit(query, false)?;
         Ok(JsonPage {
             json: self.to_json(&page.rows)?,
             next_cursor: page.next_cursor,

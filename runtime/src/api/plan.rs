@@ -70,6 +70,16 @@ pub enum Plan {
     },
 }
 
+impl Plan {
+    /// The secondary index the plan reads, if any.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            Plan::KeyOrder | Plan::FullSort => None,
+            Plan::IndexFilter { index, .. } | Plan::IndexOrder { index, .. } => Some(*index),
+        }
+    }
+}
+
 /// The top-level conjuncts of a filter that an index can use, by column.
 #[derive(Default)]
 struct Conditions {

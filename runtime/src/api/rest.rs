@@ -245,6 +245,10 @@ async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> 
             .collect();
         body["postgres"] = Value::Object(lsns);
     }
+    let files = crate::metrics::files_ingested();
+    if !files.is_empty() {
+        body["files"] = json!(files);
+    }
     let late = crate::metrics::late_changes();
     if !late.is_empty() {
         body["late_changes"] = json!(late);

@@ -391,10 +391,7 @@ async fn position_header_follows_commits() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_rows(dir.path(), &sample_rows());
     let txn = store.begin_write().unwrap();
-    // What the driver's commit does (`bump_position` is private to the cache module).
-    let meta = redb::TableDefinition::<&str, u64>::new("meta");
-    txn.open_table(meta).unwrap().insert("position", 1).unwrap();
-    txn.commit().unwrap();
+    store.commit(txn).unwrap();
     let state = ApiState {
         store,
         endpoints: Vec::new(),

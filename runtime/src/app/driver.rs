@@ -2,8 +2,8 @@
 //! (file sources: one new file; Postgres: one upstream transaction, or the snapshot), repeat
 //! until asked to stop.
 
-use super::{Pipeline, PipelineError};
-use crate::cache::store::{bump_position, write_source_lsn};
+use super::{DynPipeline, PipelineError};
+use crate::cache::store::write_source_lsn;
 use crate::cache::{Store, StoreError};
 use crate::events::{ChangeFeed, CommitPosition};
 use crate::sources::{format_lsn, FileSource, LsnProgress, RowChange, SourceBatch};
@@ -19,9 +19,16 @@ const WAKE_INTERVAL: Duration = Duration::from_millis(100);
 /// Commits at least this large (or slow) are logged at info level; others at debug.
 const NOTABLE_ROWS: usize = 10_000;
 const NOTABLE_TIME: Duration = Duration::from_secs(1);
+/// Source rows applied inside one transaction past which what they changed is written into it
+/// before the transaction ends: memory stays bounded by this, not by the transaction's size.
+const FLUSH_ROWS: usize = 1 << 19;
+/// Rows of files found together past which no further file joins the commit.
+const COMMIT_ROWS: usize = 1 << 20;
 
-pub(crate) struct Driver<P: Pipeline> {
-    pub pipeline: P,
+pub(crate) struct Driver {
+    pub pipeline: Box<dyn DynPipeline>,
+    /// Reloads the pipeline's state from the last commit.
+    pub restore: fn(&WriteTransaction) -> Result<Box<dyn DynPipeline>, StoreError>,
     /// File sources with their source index.
     pub files: Vec<(usize, FileSource)>,
     /// Transactions read from Postgres connections, if the pipeline has any.
@@ -63,17 +70,20 @@ struct OpenTxn {
     /// The sources it changed: each ends a transaction at the commit.
     sources: BTreeSet<usize>,
     rows: usize,
+    /// Rows applied since the last flush.
+    unflushed: usize,
     started: Instant,
 }
 
-impl<P: Pipeline> Driver<P> {
+impl Driver {
     /// Runs until `stop` is set (returns Ok) or an error stops the pipeline.
     pub fn run(mut self) -> Result<(), PipelineError> {
         if self.store.position()? == 0 {
             // Before the first source transaction: results over no input (global aggregates).
             // This commit does not advance the position; repeating it is a no-op.
             let txn = self.store.begin_write()?;
-            self.pipeline.initialize(&txn)?;
+            self.pipeline.initialize()?;
+            self.pipeline.flush(&txn)?;
             txn.commit().map_err(StoreError::from)?;
             self.feed.discard();
         }
@@ -130,7 +140,7 @@ impl<P: Pipeline> Driver<P> {
                     // Operators already absorbed part of the dropped transaction: reload
                     // their state from the last commit.
                     let txn = self.store.begin_write()?;
-                    self.pipeline = P::restore(&txn)?;
+                    self.pipeline = (self.restore)(&txn)?;
                     txn.abort().map_err(StoreError::from)?;
                     tracing::info!(
                         connection = self.connection_name(connection),
@@ -159,6 +169,7 @@ impl<P: Pipeline> Driver<P> {
                         },
                         sources: BTreeSet::new(),
                         rows: 0,
+                        unflushed: 0,
                         started: Instant::now(),
                     },
                 };
@@ -172,8 +183,12 @@ impl<P: Pipeline> Driver<P> {
                 }
                 for (source, rows) in by_source {
                     current.sources.insert(source);
-                    self.pipeline
-                        .apply(source, SourceBatch::Rows(rows), &current.txn)?;
+                    current.unflushed += rows.len();
+                    self.pipeline.apply(source, SourceBatch::Rows(rows))?;
+                }
+                if current.unflushed >= FLUSH_ROWS {
+                    self.pipeline.flush(&current.txn)?;
+                    current.unflushed = 0;
                 }
                 if let Some(end) = end {
                     if let Some(current) = open.take() {
@@ -191,11 +206,11 @@ impl<P: Pipeline> Driver<P> {
         };
         let (name, progress) = &feed.connections[open.connection];
         for &source in &open.sources {
-            self.pipeline.end_transaction(source, &open.txn)?;
+            self.pipeline.end_transaction(source)?;
         }
+        self.pipeline.flush(&open.txn)?;
         write_source_lsn(&open.txn, name, end)?;
-        let position = bump_position(&open.txn)?;
-        open.txn.commit().map_err(StoreError::from)?;
+        let position = self.store.commit(open.txn)?;
         self.feed.publish(CommitPosition {
             commit: position,
             source: name.clone(),
@@ -226,43 +241,63 @@ impl<P: Pipeline> Driver<P> {
     }
 
     /// Applies every new file of every file source; returns how many were applied.
+    ///
+    /// Each file is one source transaction (its TTL'd statements end a transaction after it),
+    /// but files found together are committed together, up to [`COMMIT_ROWS`] rows a commit: a
+    /// backlog then costs one write per changed key and commit rather than per file. Every file
+    /// is still all in one commit or not at all.
     fn poll_files(&mut self) -> Result<usize, PipelineError> {
         let mut applied = 0;
         for (index, source) in self.files.iter_mut() {
-            for path in source.new_files()? {
-                if self.stop.load(Ordering::Relaxed) {
-                    return Ok(applied);
-                }
+            let mut ready = source.new_files()?.into_iter().peekable();
+            while ready.peek().is_some() && !self.stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
-                // One transaction per file, fed chunk by chunk. If anything fails the
-                // transaction is dropped uncommitted and the error stops the process, so the
-                // in-memory operator state it touched is discarded with it.
+                // If anything fails the transaction is dropped uncommitted and the error stops
+                // the process, so the in-memory operator state it touched is discarded with it.
                 self.feed.begin();
                 let txn = self.store.begin_write()?;
                 let pipeline = &mut self.pipeline;
-                let (seq, rows) = source.read(&path, |chunk| {
-                    pipeline.apply(*index, SourceBatch::Files(chunk), &txn)
-                })?;
-                pipeline.end_transaction(*index, &txn)?;
-                source.mark_ingested(&txn, &path, seq, rows)?;
-                let position = bump_position(&txn)?;
-                txn.commit().map_err(StoreError::from)?;
+                let (mut files, mut rows, mut unflushed) = (Vec::new(), 0, 0);
+                while let Some(path) = ready.next_if(|_| rows < COMMIT_ROWS) {
+                    let (seq, file_rows) = source.read(&path, |chunk| {
+                        unflushed += chunk.len();
+                        pipeline.apply(*index, SourceBatch::Files(chunk))?;
+                        if unflushed >= FLUSH_ROWS {
+                            pipeline.flush(&txn)?;
+                            unflushed = 0;
+                        }
+                        Ok::<(), PipelineError>(())
+                    })?;
+                    pipeline.end_transaction(*index)?;
+                    source.mark_ingested(&txn, &path, seq, file_rows)?;
+                    rows += file_rows as usize;
+                    files.push(path);
+                    if self.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+                pipeline.flush(&txn)?;
+                let position = self.store.commit(txn)?;
+                let last = files.last().and_then(|p| p.file_name());
                 self.feed.publish(CommitPosition {
                     commit: position,
                     source: source.spec().source.to_string(),
-                    offset: path
-                        .file_name()
+                    offset: last
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default(),
                 });
-                applied += 1;
+                crate::metrics::set_files_ingested(source.spec().source, source.ingested_files());
+                applied += files.len();
+                for path in &files {
+                    tracing::info!(source = source.spec().source, file = %path.display(), position, "ingested");
+                }
                 tracing::info!(
                     source = source.spec().source,
-                    file = %path.display(),
+                    files = files.len(),
                     rows,
                     position,
                     elapsed_ms = started.elapsed().as_millis() as u64,
-                    "ingested"
+                    "committed"
                 );
             }
         }

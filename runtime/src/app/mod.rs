@@ -74,30 +74,75 @@ pub trait Pipeline: Sized + Send + 'static {
     fn restore(txn: &WriteTransaction) -> Result<Self, StoreError>;
     /// Runs an empty batch from every source once, at the very first start, so results that
     /// exist over no input (an aggregation without GROUP BY) are served before any data.
-    fn initialize(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+    fn initialize(&mut self) -> Result<(), PipelineError> {
         for (index, source) in Self::sources().iter().enumerate() {
-            self.apply(index, source.empty_batch(), txn)?;
+            self.apply(index, source.empty_batch())?;
         }
         Ok(())
     }
 
-    /// Applies one source transaction: runs every operator downstream of `source`, writes the
-    /// endpoint changes and the changed operator state into `txn`.
-    fn apply(
-        &mut self,
-        source: usize,
-        changes: SourceBatch,
-        txn: &WriteTransaction,
-    ) -> Result<(), PipelineError>;
+    /// Applies one batch of a source transaction (a transaction may come in several): runs
+    /// every operator downstream of `source` in memory and stages the endpoint changes.
+    fn apply(&mut self, source: usize, changes: SourceBatch) -> Result<(), PipelineError>;
 
     /// Ends one transaction of `source`, after its last [`apply`](Self::apply): TTL'd
     /// statements advance their watermark and purge what expired (GUIDE §2).
-    fn end_transaction(
-        &mut self,
-        _source: usize,
-        _txn: &WriteTransaction,
-    ) -> Result<(), PipelineError> {
+    fn end_transaction(&mut self, _source: usize) -> Result<(), PipelineError> {
         Ok(())
+    }
+
+    /// Writes what the transactions applied since the last call changed (operator state and
+    /// endpoint rows) into `txn`, the write transaction that commits them with the source
+    /// position. Called once before every commit.
+    fn flush(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError>;
+}
+
+/// A [`Pipeline`] behind a pointer: what the driver calls per batch. Everything past
+/// [`run`]'s first line works on this and on [`PipelineDef`], so the servers, the driver and
+/// the sources are compiled once in this crate rather than again in every generated one.
+pub(crate) trait DynPipeline: Send {
+    fn initialize(&mut self) -> Result<(), PipelineError>;
+    fn apply(&mut self, source: usize, changes: SourceBatch) -> Result<(), PipelineError>;
+    fn end_transaction(&mut self, source: usize) -> Result<(), PipelineError>;
+    fn flush(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError>;
+}
+
+impl<P: Pipeline> DynPipeline for P {
+    fn initialize(&mut self) -> Result<(), PipelineError> {
+        Pipeline::initialize(self)
+    }
+    fn apply(&mut self, source: usize, changes: SourceBatch) -> Result<(), PipelineError> {
+        Pipeline::apply(self, source, changes)
+    }
+    fn end_transaction(&mut self, source: usize) -> Result<(), PipelineError> {
+        Pipeline::end_transaction(self, source)
+    }
+    fn flush(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+        Pipeline::flush(self, txn)
+    }
+}
+
+/// The associated functions of a [`Pipeline`], as plain function pointers.
+#[derive(Clone, Copy)]
+pub(crate) struct PipelineDef {
+    pub sources: fn() -> Vec<SourceSpec>,
+    pub connections: fn() -> Vec<PgConnectionSpec>,
+    pub tables: fn() -> Vec<String>,
+    pub endpoints: fn(&Store) -> Vec<Arc<dyn EndpointApi>>,
+    pub grpc: fn(&crate::grpc::GrpcContext) -> crate::grpc::GrpcServices,
+    pub restore: fn(&WriteTransaction) -> Result<Box<dyn DynPipeline>, StoreError>,
+}
+
+impl PipelineDef {
+    pub fn of<P: Pipeline>() -> Self {
+        PipelineDef {
+            sources: P::sources,
+            connections: P::connections,
+            tables: P::tables,
+            endpoints: P::endpoints,
+            grpc: P::grpc,
+            restore: |txn| Ok(Box::new(P::restore(txn)?)),
+        }
     }
 }
 
@@ -142,27 +187,22 @@ impl PipelineError {
     }
 }
 
-/// Decodes a batch of a file source into typed records keyed by row id.
+/// Types a batch of a file source into records keyed by row id.
 pub fn decode_batch<T: SourceRecord>(
     source_name: &'static str,
     batch: SourceBatch,
 ) -> Result<Vec<Delta<RecordId, T>>, PipelineError> {
-    let SourceBatch::Files(changes) = batch else {
+    let SourceBatch::Files(rows) = batch else {
         return Err(PipelineError::Internal(format!(
             "source `{source_name}` received rows without row ids"
         )));
     };
-    let decode = |values: Option<Vec<Value>>| decode_row::<T>(source_name, values);
-    changes
-        .into_iter()
-        .map(|d| {
-            Ok(Delta {
-                key: d.key,
-                old: decode(d.old)?,
-                new: decode(d.new)?,
-            })
-        })
-        .collect()
+    let mut deltas = Vec::with_capacity(rows.len());
+    for (i, (id, text)) in rows.iter().enumerate() {
+        let row = T::from_text(&text).map_err(|e| rows.error(i, e))?;
+        deltas.push(Delta::insert(id, row));
+    }
+    Ok(deltas)
 }
 
 /// Decodes a batch of a keyed source (Postgres) into typed records keyed by their primary key.

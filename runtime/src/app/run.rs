@@ -1,7 +1,7 @@
 //! `main` of every generated pipeline: open the cache, restore state, serve the API, ingest.
 
 use super::driver::{Driver, PostgresFeed};
-use super::{Args, Pipeline, Settings};
+use super::{Args, Pipeline, PipelineDef, Settings};
 use crate::api::auth::{secret_from, SecretOrigin, SECRET_ENV};
 use crate::api::{serve, ApiState, Auth};
 use crate::cache::{read_source_lsn, replication_slot, Store};
@@ -28,7 +28,7 @@ pub fn run<P: Pipeline>(settings: Settings) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run_with::<P>(&settings, &args) {
+    match run_with(PipelineDef::of::<P>(), &settings, &args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!("{message}");
@@ -50,7 +50,7 @@ fn init_logging() {
         .try_init();
 }
 
-fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String> {
+fn run_with(def: PipelineDef, settings: &Settings, args: &Args) -> Result<(), String> {
     // Before anything is opened: a bad secret is a configuration error, not a late surprise.
     let auth = api_auth(settings)?;
     let db_path = args.database_path(settings.app_name);
@@ -68,13 +68,13 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
         );
     }
     store
-        .create_tables(&P::tables())
+        .create_tables(&(def.tables)())
         .map_err(|e| e.to_string())?;
 
     // Restore operator state and source positions from the last commit.
     let txn = store.begin_write().map_err(|e| e.to_string())?;
-    let pipeline = P::restore(&txn).map_err(|e| e.to_string())?;
-    let specs = with_overrides(P::sources(), &args.source_locations)?;
+    let pipeline = (def.restore)(&txn).map_err(|e| e.to_string())?;
+    let specs = with_overrides((def.sources)(), &args.source_locations)?;
     let mut files = Vec::new();
     let mut postgres_tables = Vec::new();
     for (index, spec) in specs.into_iter().enumerate() {
@@ -86,6 +86,7 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
                     files = source.ingested_files(),
                     "restored"
                 );
+                crate::metrics::set_files_ingested(spec.source, source.ingested_files());
                 files.push((index, source));
             }
             SourceSpec::Postgres { connection, table } => {
@@ -93,7 +94,7 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
             }
         }
     }
-    let specs = connection_overrides(P::connections(), &args.connections)?;
+    let specs = connection_overrides((def.connections)(), &args.connections)?;
     let connections =
         restore_connections(&txn, &db_path, specs, &postgres_tables).map_err(|e| e.to_string())?;
     // Stored now: slot names chosen for connections never snapshotted before.
@@ -127,6 +128,7 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
     let postgres = start_postgres(&runtime, connections, &postgres_tables, &stop)?;
     let driver = Driver {
         pipeline,
+        restore: def.restore,
         files,
         postgres,
         store: store.clone(),
@@ -146,13 +148,13 @@ fn run_with<P: Pipeline>(settings: &Settings, args: &Args) -> Result<(), String>
         })
         .map_err(|e| format!("cannot start the pipeline thread: {e}"))?;
 
-    let endpoints = P::endpoints(&store);
+    let endpoints = (def.endpoints)(&store);
     let grpc_ctx = GrpcContext {
         store: store.clone(),
         feed,
         auth: auth.clone(),
     };
-    let grpc_services = P::grpc(&grpc_ctx);
+    let grpc_services = (def.grpc)(&grpc_ctx);
     let state = ApiState {
         store,
         endpoints,

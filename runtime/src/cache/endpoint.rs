@@ -136,8 +136,14 @@ impl<K: TableKey, T: Record> EndpointTable<K, T> {
             .map(|i| txn.open_table(RawTable::new(&i.table)))
             .collect::<Result<Vec<_>, _>>()?;
         let indexed = !self.indexes.is_empty();
-        for change in changes {
-            let key = encode(&change.key)?;
+        // In key order, which redb writes much faster than the hash order changes come in; a
+        // stable sort keeps each key's changes in their order.
+        let mut sorted = changes
+            .iter()
+            .map(|change| Ok((encode(&change.key)?, change)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, change) in sorted {
             match &change.new {
                 Some(row) => {
                     let bytes = encode(row)?;
@@ -238,15 +244,25 @@ impl<K: TableKey, T: Record> EndpointTable<K, T> {
         Ok(())
     }
 
-    /// Opens the rows and every index in `txn`, once per request.
-    pub fn snapshot(&self, txn: &ReadTransaction) -> Result<EndpointSnapshot<K, T>, StoreError> {
+    /// Opens the rows and, if a plan reads one, index `index` in `txn`, once per request
+    /// (opening a table is a lookup of its own, so the others stay closed).
+    pub fn snapshot(
+        &self,
+        txn: &ReadTransaction,
+        index: Option<usize>,
+    ) -> Result<EndpointSnapshot<K, T>, StoreError> {
+        let indexes = self
+            .indexes
+            .iter()
+            .enumerate()
+            .map(|(i, table)| match index == Some(i) {
+                true => txn.open_table(RawTable::new(&table.table)).map(Some),
+                false => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
         Ok(EndpointSnapshot {
             rows: txn.open_table(RawTable::new(&self.name))?,
-            indexes: self
-                .indexes
-                .iter()
-                .map(|i| txn.open_table(RawTable::new(&i.table)))
-                .collect::<Result<_, _>>()?,
+            indexes,
             table: self.clone(),
         })
     }
@@ -257,7 +273,8 @@ impl<K: TableKey, T: Record> EndpointTable<K, T> {
 /// compare and resume at byte positions.
 pub struct EndpointSnapshot<K, T> {
     rows: ReadTable,
-    indexes: Vec<ReadTable>,
+    /// The index the snapshot was opened for, at its position (the others are `None`).
+    indexes: Vec<Option<ReadTable>>,
     table: EndpointTable<K, T>,
 }
 
@@ -313,7 +330,17 @@ impl<K: TableKey, T: Record> EndpointSnapshot<K, T> {
         upper: Option<&[u8]>,
     ) -> Result<RawRange, StoreError> {
         let upper = upper.map_or(Bound::Unbounded, Bound::Excluded);
-        Ok(self.indexes[index].range::<&[u8]>((Bound::Included(lower), upper))?)
+        let table = self
+            .indexes
+            .get(index)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| {
+                StoreError::State(format!(
+                    "index {index} of {} was not opened",
+                    self.table.name
+                ))
+            })?;
+        Ok(table.range::<&[u8]>((Bound::Included(lower), upper))?)
     }
 
     /// Splits an index key of `index` into its encoded column values and the primary key

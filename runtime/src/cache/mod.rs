@@ -6,11 +6,13 @@
 //! `source/<name>` (what each file source has delivered), `source_lsn` and `replication_slot`
 //! (each Postgres connection's position and slot) and `meta` (the commit position).
 
+mod change_buffer;
 mod endpoint;
 pub mod index_key;
 mod state;
 pub(crate) mod store;
 
+pub use change_buffer::ChangeBuffer;
 pub use endpoint::{values_len, EndpointSnapshot, EndpointTable, RawRange, SecondaryIndex};
 pub use state::StateStore;
 pub use store::{read_position, read_source_lsn, replication_slot, Store, StoreError};

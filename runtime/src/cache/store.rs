@@ -4,6 +4,7 @@ use redb::{
     Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Raw tables map postcard-encoded keys to postcard-encoded values.
@@ -60,6 +61,9 @@ redb_error!(
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// The committed position, kept in memory: every API response reports it, and reading it
+    /// from the database would cost each a read transaction of its own.
+    position: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -76,7 +80,11 @@ impl Store {
             },
             other => other.into(),
         })?;
-        Ok(Store { db: Arc::new(db) })
+        let position = position_in(&db.begin_read()?)?;
+        Ok(Store {
+            db: Arc::new(db),
+            position: Arc::new(AtomicU64::new(position)),
+        })
     }
 
     /// Opens the database of the pipeline whose generated code has `fingerprint`. A database
@@ -130,9 +138,17 @@ impl Store {
         Ok(())
     }
 
-    /// The number of source transactions committed so far: the position API responses report.
+    /// The number of commits of source transactions so far: the position API responses report.
     pub fn position(&self) -> Result<u64, StoreError> {
-        position_in(&self.begin_read()?)
+        Ok(self.position.load(Ordering::Acquire))
+    }
+
+    /// Commits `txn`, which applied source transactions, as the next position; returns it.
+    pub(crate) fn commit(&self, txn: WriteTransaction) -> Result<u64, StoreError> {
+        let position = bump_position(&txn)?;
+        txn.commit()?;
+        self.position.store(position, Ordering::Release);
+        Ok(position)
     }
 }
 
@@ -191,7 +207,7 @@ pub fn read_position(txn: &ReadTransaction) -> Result<u64, StoreError> {
 }
 
 /// Advances the commit position inside the transaction that applies a source transaction.
-pub(crate) fn bump_position(txn: &WriteTransaction) -> Result<u64, StoreError> {
+fn bump_position(txn: &WriteTransaction) -> Result<u64, StoreError> {
     let mut table = txn.open_table(META)?;
     let next = table.get(POSITION)?.map(|v| v.value()).unwrap_or(0) + 1;
     table.insert(POSITION, next)?;
@@ -218,8 +234,8 @@ mod tests {
         assert!(!rebuilt);
         store.create_tables(&[]).unwrap();
         let txn = store.begin_write().unwrap();
-        bump_position(&txn).unwrap();
-        txn.commit().unwrap();
+        assert_eq!(store.commit(txn).unwrap(), 1);
+        assert_eq!(store.position().unwrap(), 1);
         drop(store);
 
         let (store, rebuilt) = Store::open_for(&path, "v1").unwrap();

@@ -53,12 +53,15 @@ impl SumValue for Decimal {
     type Acc = Decimal;
     type Avg = Decimal;
     fn accumulate(acc: &mut Decimal, value: &Decimal, weight: i64) -> Result<(), EvalError> {
-        let term = value
-            .checked_mul(Decimal::from(weight))
-            .ok_or(EvalError::Overflow("Decimal"))?;
-        *acc = acc
-            .checked_add(term)
-            .ok_or(EvalError::Overflow("Decimal"))?;
+        // Weights are ±1 but for consolidated changes: no multiplication on the common path.
+        let sum = match weight {
+            1 => acc.checked_add(*value),
+            -1 => acc.checked_sub(*value),
+            _ => value
+                .checked_mul(Decimal::from(weight))
+                .and_then(|term| acc.checked_add(term)),
+        };
+        *acc = sum.ok_or(EvalError::Overflow("Decimal"))?;
         Ok(())
     }
     fn finish(acc: &Decimal) -> Result<Decimal, EvalError> {

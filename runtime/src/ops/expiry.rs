@@ -2,30 +2,36 @@
 //! new watermark expires touches only the expired entries.
 
 use super::ttl::expiry_time;
-use super::FastSet;
 use crate::cache::{StateStore, StoreError};
 use crate::types::{TableKey, Timestamp};
 use redb::WriteTransaction;
 use serde::{de::DeserializeOwned, Serialize};
-use std::collections::BTreeMap;
+use std::collections::btree_map::{self, BTreeMap};
+
+/// One entry and what the table knows of it.
+struct Held<V> {
+    value: V,
+    /// Whether the table holds the entry (so removing it needs a delete).
+    stored: bool,
+    /// Whether it changed since the checkpoint (so its id is in `changed`).
+    changed: bool,
+}
 
 /// Entries `(expiry time µs, key) → V`, checkpointed incrementally into
 /// `state/<statement>/expiry`.
 ///
 /// Equal keys can differ in form (Decimal 1.0 and 1.00) and the state table is keyed by their
 /// encoding, so the checkpoint deletes exactly the forms it removed and writes the forms it
-/// holds: a key never survives in the table under an older form.
+/// holds: a key never survives in the table under an older form. Under time-ordered data most
+/// entries come and expire between two checkpoints: they never reach the table and cost no
+/// delete.
 pub struct ExpiryIndex<K, V> {
     statement: &'static str,
-    entries: BTreeMap<(i64, K), V>,
-    /// Entries changed since the checkpoint (in any form).
-    changed: FastSet<(i64, K)>,
-    /// Entries removed since the checkpoint, in the form they were held in.
+    entries: BTreeMap<(i64, K), Held<V>>,
+    /// Entries changed since the checkpoint, as held (an id may repeat, or be gone since).
+    changed: Vec<(i64, K)>,
+    /// Stored entries removed since the checkpoint, in the form they were held in.
     removed: Vec<(i64, K)>,
-    /// Entries added since the checkpoint where none was held: removing one of these again
-    /// needs no delete from the table. Under time-ordered data most entries come and expire
-    /// within one transaction, and would otherwise cost a redb delete each for nothing.
-    fresh: FastSet<(i64, K)>,
 }
 
 impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
@@ -33,9 +39,8 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
         ExpiryIndex {
             statement,
             entries: BTreeMap::new(),
-            changed: FastSet::default(),
+            changed: Vec::new(),
             removed: Vec::new(),
-            fresh: FastSet::default(),
         }
     }
 
@@ -47,36 +52,47 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
         self.entries.is_empty()
     }
 
-    /// Changes the next checkpoint will write.
+    /// Changes the next checkpoint will write (an upper bound until [`compact`](Self::compact)).
     pub fn pending(&self) -> usize {
         self.changed.len() + self.removed.len()
     }
 
+    /// Forgets the changed entries that are gone since: what [`pending`](Self::pending) then
+    /// counts is what the checkpoint would write.
+    pub fn compact(&mut self) {
+        let entries = &self.entries;
+        self.changed
+            .retain(|id| entries.get(id).is_some_and(|held| held.changed));
+    }
+
     pub fn insert(&mut self, time: Option<Timestamp>, key: K, value: V) {
-        let id = (expiry_time(time), key);
-        match self.entries.get_mut(&id) {
-            Some(held) => *held = value,
-            None => {
-                self.entries.insert(id.clone(), value);
-                self.fresh.insert(id.clone());
+        match self.entries.entry((expiry_time(time), key)) {
+            btree_map::Entry::Occupied(mut entry) => {
+                let held = entry.get_mut();
+                held.value = value;
+                if !held.changed {
+                    held.changed = true;
+                    self.changed.push(entry.key().clone());
+                }
+            }
+            btree_map::Entry::Vacant(entry) => {
+                self.changed.push(entry.key().clone());
+                entry.insert(Held {
+                    value,
+                    stored: false,
+                    changed: true,
+                });
             }
         }
-        self.changed.insert(id);
     }
 
     pub fn remove(&mut self, time: Option<Timestamp>, key: &K) -> Option<V> {
         let id = (expiry_time(time), key.clone());
-        let (held, value) = self.entries.remove_entry(&id)?;
-        self.forget(held);
-        Some(value)
-    }
-
-    /// Notes that `held` is gone: the checkpoint deletes it unless it never reached the table.
-    fn forget(&mut self, held: (i64, K)) {
-        self.changed.remove(&held);
-        if !self.fresh.remove(&held) {
-            self.removed.push(held);
+        let (held_id, held) = self.entries.remove_entry(&id)?;
+        if held.stored {
+            self.removed.push(held_id);
         }
+        Some(held.value)
     }
 
     /// Removes and returns every entry expiring at or before `cutoff`, earliest first.
@@ -86,9 +102,11 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
             if first.key().0 > cutoff {
                 break;
             }
-            let ((time, key), value) = first.remove_entry();
-            self.forget((time, key.clone()));
-            expired.push((key, value));
+            let ((time, key), held) = first.remove_entry();
+            if held.stored {
+                self.removed.push((time, key.clone()));
+            }
+            expired.push((key, held.value));
         }
         expired
     }
@@ -106,29 +124,47 @@ impl<K: TableKey, V: Serialize + DeserializeOwned> ExpiryIndex<K, V> {
         // Each pass in key order, which redb writes much faster than hash order.
         let removed = std::mem::take(&mut self.removed);
         store.write_sorted(removed.iter().map(|id| (id, None::<&V>)))?;
-        let changed: Vec<(i64, K)> = self.changed.drain().collect();
+        let mut changed = std::mem::take(&mut self.changed);
+        // Only what is still held, once: the form held is the one written.
+        changed.retain(|id| match self.entries.get_mut(id) {
+            Some(held) if held.changed => {
+                held.changed = false;
+                held.stored = true;
+                true
+            }
+            _ => false,
+        });
         store.write_sorted(
             changed
                 .iter()
                 .filter_map(|id| self.entries.get_key_value(id))
-                .map(|(held, value)| (held, Some(value))),
+                .map(|(held_id, held)| (held_id, Some(&held.value))),
         )?;
-        self.fresh.clear();
         Ok(())
     }
 
     pub fn restore(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
         let store = StateStore::open(txn, &self.table())?;
-        self.entries = store.load_all::<(i64, K), V>()?.into_iter().collect();
+        self.entries = store
+            .load_all::<(i64, K), V>()?
+            .into_iter()
+            .map(|(id, value)| {
+                let held = Held {
+                    value,
+                    stored: true,
+                    changed: false,
+                };
+                (id, held)
+            })
+            .collect();
         self.changed.clear();
         self.removed.clear();
-        self.fresh.clear();
         Ok(())
     }
 
     /// Every entry, in expiry order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.entries.iter().map(|((_, k), v)| (k, v))
+        self.entries.iter().map(|((_, k), held)| (k, &held.value))
     }
 }
 
@@ -136,23 +172,29 @@ impl<K: TableKey> ExpiryIndex<K, i64> {
     /// Adds `weight` to the number of rows of `key` expiring at `time`; an entry at zero is
     /// dropped.
     pub fn add(&mut self, time: Option<Timestamp>, key: &K, weight: i64) {
-        let id = (expiry_time(time), key.clone());
-        match self.entries.get_mut(&id) {
-            Some(count) => {
-                *count += weight;
-                if *count == 0 {
-                    if let Some((held, _)) = self.entries.remove_entry(&id) {
-                        self.forget(held);
+        match self.entries.entry((expiry_time(time), key.clone())) {
+            btree_map::Entry::Occupied(mut entry) => {
+                let held = entry.get_mut();
+                held.value += weight;
+                if held.value == 0 {
+                    let (held_id, held) = entry.remove_entry();
+                    if held.stored {
+                        self.removed.push(held_id);
                     }
-                    return;
+                } else if !held.changed {
+                    held.changed = true;
+                    self.changed.push(entry.key().clone());
                 }
             }
-            None => {
-                self.entries.insert(id.clone(), weight);
-                self.fresh.insert(id.clone());
+            btree_map::Entry::Vacant(entry) => {
+                self.changed.push(entry.key().clone());
+                entry.insert(Held {
+                    value: weight,
+                    stored: false,
+                    changed: true,
+                });
             }
         }
-        self.changed.insert(id);
     }
 }
 

@@ -1,17 +1,23 @@
 //! `GroupTable`: the state of one GROUP BY, with net-change output and incremental checkpoints.
+//!
+//! Per input row it costs one hash of the group key and one probe: the group's slot records
+//! whether the current batch already touched it and whether its state awaits a checkpoint, so
+//! the side lists (groups touched, groups to write) take a key only the first time.
 
 use super::expiry::ExpiryIndex;
-use super::{FastMap, FastSet};
 use crate::cache::{StateStore, StoreError};
 use crate::expr::EvalError;
 use crate::types::{Delta, TableKey, Timestamp};
+use hashbrown::hash_table::{Entry, HashTable};
 use redb::WriteTransaction;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::hash::BuildHasher;
 
 /// Computes a group's output row from its key and accumulators; `None` hides the group
 /// (HAVING was not true).
 pub type Project<K, A, O> = fn(&K, &A) -> Result<Option<O>, EvalError>;
 
+/// What a checkpoint stores of a group.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Group<A> {
     /// Rows currently in the group (COUNT(*)); the group disappears at zero.
@@ -19,14 +25,40 @@ struct Group<A> {
     aggs: A,
 }
 
+/// A group in memory.
+struct Slot<A> {
+    group: Group<A>,
+    /// The batch that last touched the group (see [`GroupTable::batch`]).
+    batch: u64,
+    /// Whether its key is in [`GroupTable::dirty`].
+    dirty: bool,
+    /// Under TTL: how many of its rows have not expired. The group is purged at zero.
+    live: i64,
+}
+
+impl<A: Default> Slot<A> {
+    fn new(group: Group<A>) -> Self {
+        Slot {
+            group,
+            batch: 0,
+            dirty: false,
+            live: 0,
+        }
+    }
+}
+
 /// The groups of one aggregation: key `K`, accumulators `A` (a tuple of [`Sum`](super::Sum),
 /// [`Count`](super::Count), ...), output rows `O`.
 pub struct GroupTable<K, A, O> {
-    groups: FastMap<K, Group<A>>,
-    /// Output row of each group touched in the current batch, as it was before the batch.
-    touched: FastMap<K, Option<O>>,
-    /// Groups changed since the last checkpoint.
-    dirty: FastSet<K>,
+    groups: HashTable<(K, Slot<A>)>,
+    /// Seeded per process: group keys come from the data (see [`super::FastMap`]).
+    hasher: foldhash::fast::RandomState,
+    /// The current batch: a slot whose `batch` differs was not touched by it yet.
+    batch: u64,
+    /// The groups touched by the current batch, each once, with its output row before it.
+    touched: Vec<(K, Option<O>)>,
+    /// Groups changed since the last checkpoint, removed ones included (a key may repeat).
+    dirty: Vec<K>,
     project: Project<K, A, O>,
     /// Without GROUP BY there is one group, and it exists even over no rows (as in Postgres).
     global: bool,
@@ -34,11 +66,10 @@ pub struct GroupTable<K, A, O> {
     expiry: Option<GroupExpiry<K>>,
 }
 
-/// The rows of each group by expiry time, and how many of each group's rows have not expired.
-/// A group is purged when its last row expires (GUIDE §2).
+/// The rows of each group by expiry time. A group is purged when its last row expires
+/// (GUIDE §2); how many of its rows are live is in its slot.
 struct GroupExpiry<K> {
     index: ExpiryIndex<K, i64>,
-    live: FastMap<K, i64>,
     /// Set by [`GroupTable::end_transaction`]: the next checkpoint is the transaction's last.
     ended: bool,
 }
@@ -48,6 +79,20 @@ struct GroupExpiry<K> {
 /// most entries come and expire within one transaction, and then never reach the table.
 const EXPIRY_FLUSH_AT: usize = 1 << 20;
 
+/// The output row of a group (`None`: no group) under `project`.
+fn output<K, A: Default, O>(
+    project: Project<K, A, O>,
+    global: bool,
+    key: &K,
+    group: Option<&Group<A>>,
+) -> Result<Option<O>, EvalError> {
+    match group {
+        Some(group) if group.rows != 0 || global => project(key, &group.aggs),
+        None if global => project(key, &A::default()),
+        _ => Ok(None),
+    }
+}
+
 impl<K, A, O> GroupTable<K, A, O>
 where
     K: TableKey,
@@ -56,9 +101,11 @@ where
 {
     pub fn new(project: Project<K, A, O>) -> Self {
         GroupTable {
-            groups: FastMap::default(),
-            touched: FastMap::default(),
-            dirty: FastSet::default(),
+            groups: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            batch: 1,
+            touched: Vec::new(),
+            dirty: Vec::new(),
             project,
             global: false,
             expiry: None,
@@ -66,11 +113,11 @@ where
     }
 
     /// Groups over `TTL(...)`: rows are added with [`update_expiring`](Self::update_expiring)
-    /// and [`expire`](Self::expire) purges the groups whose rows have all expired.
+    /// and [`end_transaction`](Self::end_transaction) purges the groups whose rows have all
+    /// expired.
     pub fn expiring(mut self, statement: &'static str) -> Self {
         self.expiry = Some(GroupExpiry {
             index: ExpiryIndex::new(statement),
-            live: FastMap::default(),
             ended: false,
         });
         self
@@ -89,8 +136,8 @@ where
             global: true,
             ..Self::new(project)
         };
-        table.touched.insert(K::default(), None);
-        table.dirty.insert(K::default());
+        table.touched.push((K::default(), None));
+        table.dirty.push(K::default());
         table
     }
 
@@ -102,12 +149,41 @@ where
         self.groups.is_empty()
     }
 
-    fn output_of(&self, key: &K) -> Result<Option<O>, EvalError> {
-        match self.groups.get(key) {
-            Some(group) if group.rows != 0 || self.global => (self.project)(key, &group.aggs),
-            None if self.global => (self.project)(key, &A::default()),
-            _ => Ok(None),
+    fn find(&self, key: &K) -> Option<&Group<A>> {
+        let hash = self.hasher.hash_one(key);
+        self.groups
+            .find(hash, |(k, _)| k == key)
+            .map(|(_, slot)| &slot.group)
+    }
+
+    /// The slot of group `key` (made if new), noted as touched by this batch and changed since
+    /// the last checkpoint. Returns the key as stored: equal keys can differ in form (Decimal
+    /// 1.0 and 1.00, Float -0 and 0), and the stored form stays the group's identity so cache
+    /// and state rows are always found again.
+    fn touch(&mut self, key: K) -> Result<&mut (K, Slot<A>), EvalError> {
+        let hash = self.hasher.hash_one(&key);
+        let hasher = &self.hasher;
+        let entry = self
+            .groups
+            .entry(hash, |(k, _)| *k == key, |(k, _)| hasher.hash_one(k));
+        let entry = match entry {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => entry.insert((key, Slot::new(Group::default()))).into_mut(),
+        };
+        let (stored, slot) = (&entry.0, &mut entry.1);
+        if slot.batch != self.batch {
+            slot.batch = self.batch;
+            let before = match slot.group.rows {
+                0 if !self.global => None,
+                _ => output(self.project, self.global, stored, Some(&slot.group))?,
+            };
+            self.touched.push((stored.clone(), before));
         }
+        if !slot.dirty {
+            slot.dirty = true;
+            self.dirty.push(stored.clone());
+        }
+        Ok(entry)
     }
 
     /// Adds one input row (weight +1) or retracts one (weight -1) from the group `key`.
@@ -117,23 +193,9 @@ where
         weight: i64,
         apply: impl FnOnce(&mut A) -> Result<(), EvalError>,
     ) -> Result<(), EvalError> {
-        if !self.touched.contains_key(&key) {
-            let canonical = self.canonical(&key);
-            let before = self.output_of(&canonical)?;
-            self.touched.insert(canonical.clone(), before);
-            self.dirty.insert(canonical);
-        }
-        let group = self.groups.entry(key).or_default();
-        group.rows += weight;
-        apply(&mut group.aggs)
-    }
-
-    /// Equal keys can differ in form (Decimal 1.0 and 1.00, Float -0 and 0): the stored key
-    /// stays the group's identity, so cache and state rows are always found again.
-    fn canonical(&self, key: &K) -> K {
-        self.groups
-            .get_key_value(key)
-            .map_or_else(|| key.clone(), |(k, _)| k.clone())
+        let (_, slot) = self.touch(key)?;
+        slot.group.rows += weight;
+        apply(&mut slot.group.aggs)
     }
 
     /// [`update`](Self::update) for a row of a TTL'd relation whose TTL column is `time`.
@@ -144,22 +206,18 @@ where
         weight: i64,
         apply: impl FnOnce(&mut A) -> Result<(), EvalError>,
     ) -> Result<(), EvalError> {
-        let canonical = self.canonical(&key);
-        if let Some(expiry) = &mut self.expiry {
-            expiry.index.add(time, &canonical, weight);
-            match expiry.live.get_mut(&canonical) {
-                Some(live) => {
-                    *live += weight;
-                    if *live == 0 {
-                        expiry.live.remove(&canonical);
-                    }
-                }
-                None => {
-                    expiry.live.insert(canonical.clone(), weight);
-                }
+        let expiring = self.expiry.is_some();
+        let (stored, slot) = self.touch(key)?;
+        slot.group.rows += weight;
+        apply(&mut slot.group.aggs)?;
+        if expiring {
+            slot.live += weight;
+            let stored = stored.clone();
+            if let Some(expiry) = &mut self.expiry {
+                expiry.index.add(time, &stored, weight);
             }
         }
-        self.update(canonical, weight, apply)
+        Ok(())
     }
 
     /// Ends a transaction of the TTL'd source: evicts what the new watermark's `cutoff` expires
@@ -183,27 +241,30 @@ where
 
     /// Evicts the rows that expire at or before `cutoff` (µs) and purges every group left
     /// without a live row: its result row is deleted (a Delete in `out`). Expiry never changes a
-    /// result value; the one group of an aggregation without GROUP BY is never purged.
+    /// result value; the one group of an aggregation without GROUP BY is never purged. Runs
+    /// between batches (after [`drain_changes`](Self::drain_changes)).
     fn expire(&mut self, cutoff: i64, out: &mut Vec<Delta<K, O>>) -> Result<(), EvalError> {
+        debug_assert!(self.touched.is_empty(), "expire runs between batches");
         let Some(expiry) = &mut self.expiry else {
             return Ok(());
         };
-        let mut purged = Vec::new();
         for (key, rows) in expiry.index.pop_expired(cutoff) {
-            let live = expiry.live.entry(key.clone()).or_insert(0);
-            *live -= rows;
-            if *live <= 0 {
-                expiry.live.remove(&key);
-                purged.push(key);
+            let hash = self.hasher.hash_one(&key);
+            let Ok(entry) = self.groups.find_entry(hash, |(k, _)| *k == key) else {
+                continue;
+            };
+            let slot = &mut entry.into_mut().1;
+            slot.live -= rows;
+            if slot.live > 0 || self.global {
+                continue;
             }
-        }
-        if self.global {
-            return Ok(());
-        }
-        for key in purged {
-            let before = self.output_of(&key)?;
-            if self.groups.remove(&key).is_some() {
-                self.dirty.insert(key.clone());
+            let Ok(entry) = self.groups.find_entry(hash, |(k, _)| *k == key) else {
+                continue;
+            };
+            let ((key, slot), _) = entry.remove();
+            let before = output(self.project, self.global, &key, Some(&slot.group))?;
+            if !slot.dirty {
+                self.dirty.push(key.clone());
             }
             if let Some(row) = before {
                 out.push(Delta::delete(key, row));
@@ -215,22 +276,37 @@ where
     /// Emits one net change per group touched since the last call, dropping empty groups.
     pub fn drain_changes(&mut self, out: &mut Vec<Delta<K, O>>) -> Result<(), EvalError> {
         let touched = std::mem::take(&mut self.touched);
+        self.batch += 1;
+        let expiring = self.expiry.is_some();
         for (key, before) in touched {
-            // Under TTL, a group whose live rows were all retracted holds only expired rows: every
-            // row it came from has expired, so it is purged now.
-            if let Some(expiry) = &self.expiry {
-                if !self.global && !expiry.live.contains_key(&key) {
-                    self.groups.remove(&key);
+            let hash = self.hasher.hash_one(&key);
+            let after = match self.groups.find_entry(hash, |(k, _)| *k == key) {
+                Ok(entry) => {
+                    let slot = &entry.get().1;
+                    // An empty group goes; so does, under TTL, a group whose live rows were all
+                    // retracted: it holds only expired rows, so every row it came from expired.
+                    let gone =
+                        !self.global && (slot.group.rows == 0 || (expiring && slot.live <= 0));
+                    if gone {
+                        entry.remove();
+                        None
+                    } else {
+                        output(self.project, self.global, &key, Some(&slot.group))?
+                    }
                 }
-            }
-            let after = self.output_of(&key)?;
-            if self.global {
-                // The one group of a global aggregate always exists (and is checkpointed, so
-                // a restart knows its row was emitted).
-                self.groups.entry(key.clone()).or_default();
-            } else if self.groups.get(&key).is_some_and(|g| g.rows == 0) {
-                self.groups.remove(&key);
-            }
+                Err(_) => {
+                    if self.global {
+                        // The one group of a global aggregate always exists (and is
+                        // checkpointed, so a restart knows its row was emitted).
+                        let hasher = &self.hasher;
+                        let mut slot = Slot::new(Group::default());
+                        slot.dirty = true;
+                        self.groups
+                            .insert_unique(hash, (key.clone(), slot), |(k, _)| hasher.hash_one(k));
+                    }
+                    output(self.project, self.global, &key, None)?
+                }
+            };
             if before != after {
                 out.push(Delta {
                     key,
@@ -250,11 +326,20 @@ where
         statement: &str,
     ) -> Result<(), StoreError> {
         if !self.dirty.is_empty() {
+            let dirty = std::mem::take(&mut self.dirty);
+            for key in &dirty {
+                let hash = self.hasher.hash_one(key);
+                if let Some((_, slot)) = self.groups.find_mut(hash, |(k, _)| k == key) {
+                    slot.dirty = false;
+                }
+            }
             let mut store = StateStore::open(txn, statement)?;
-            let dirty: Vec<K> = self.dirty.drain().collect();
-            store.write_sorted(dirty.iter().map(|key| (key, self.groups.get(key))))?;
+            store.write_sorted(dirty.iter().map(|key| (key, self.find(key))))?;
         }
         if let Some(expiry) = &mut self.expiry {
+            if !expiry.ended && expiry.index.pending() >= EXPIRY_FLUSH_AT {
+                expiry.index.compact();
+            }
             if expiry.ended || expiry.index.pending() >= EXPIRY_FLUSH_AT {
                 expiry.index.checkpoint(txn)?;
                 expiry.ended = false;
@@ -266,12 +351,20 @@ where
     /// Loads every group saved by [`checkpoint`](Self::checkpoint).
     pub fn restore(&mut self, txn: &WriteTransaction, statement: &str) -> Result<(), StoreError> {
         let store = StateStore::open(txn, statement)?;
-        self.groups = store.load_all::<K, Group<A>>()?.into_iter().collect();
+        let hasher = &self.hasher;
+        self.groups.clear();
+        for (key, group) in store.load_all::<K, Group<A>>()? {
+            let hash = hasher.hash_one(&key);
+            self.groups
+                .insert_unique(hash, (key, Slot::new(group)), |(k, _)| hasher.hash_one(k));
+        }
         if let Some(expiry) = &mut self.expiry {
             expiry.index.restore(txn)?;
-            expiry.live.clear();
             for (key, rows) in expiry.index.iter() {
-                *expiry.live.entry(key.clone()).or_insert(0) += rows;
+                let hash = hasher.hash_one(key);
+                if let Some((_, slot)) = self.groups.find_mut(hash, |(k, _)| k == key) {
+                    slot.live += rows;
+                }
             }
         }
         if self.global && !self.groups.is_empty() {
@@ -280,6 +373,15 @@ where
             self.dirty.clear();
         }
         Ok(())
+    }
+
+    /// Rows of group `key` that have not expired (tests).
+    #[cfg(test)]
+    fn live_rows(&self, key: &K) -> Option<i64> {
+        let hash = self.hasher.hash_one(key);
+        self.groups
+            .find(hash, |(k, _)| k == key)
+            .map(|(_, slot)| slot.live)
     }
 }
 
@@ -432,7 +534,7 @@ mod tests {
             vec![(&uk, &1)],
             "only the live row"
         );
-        assert_eq!(expiry.live.get(&uk), Some(&1));
+        assert_eq!(restored.live_rows(&uk), Some(1));
         out.clear();
         restored.end_transaction(Some(30), &mut out).unwrap();
         assert_eq!(out, vec![Delta::delete(uk.clone(), (uk, Some(3)))]);

@@ -1,11 +1,16 @@
-//! Decoding one CSV file (RFC 4180, UTF-8) into rows of typed values.
+//! Reading one CSV file (RFC 4180, UTF-8) into chunks of field text ([`TextRows`]), which the
+//! generated code types straight into its source records.
 
 use super::files::SourceError;
-use crate::types::{Delta, FieldDef, RecordId, Value};
+use super::text_rows::TextRows;
+use crate::types::FieldDef;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Rows handed to the pipeline at a time: memory stays bounded however large a file is.
-pub const CHUNK_ROWS: usize = 65_536;
+pub const CHUNK_ROWS: usize = 32_768;
+/// Bytes of field text past which a chunk is handed over before it has [`CHUNK_ROWS`] rows.
+const CHUNK_BYTES: usize = 64 << 20;
 
 /// Reads every row of `path` as an insert, handing them to `on_chunk` [`CHUNK_ROWS`] at a time;
 /// returns the number of rows. The caller applies all chunks inside one write transaction and
@@ -13,10 +18,10 @@ pub const CHUNK_ROWS: usize = 65_536;
 pub(crate) fn read_csv<E: From<SourceError>>(
     path: &Path,
     file_seq: u32,
-    fields: &[FieldDef],
-    mut on_chunk: impl FnMut(super::SourceChanges) -> Result<(), E>,
+    fields: &'static [FieldDef],
+    mut on_chunk: impl FnMut(TextRows) -> Result<(), E>,
 ) -> Result<u64, E> {
-    let file_name = path.display().to_string();
+    let file_name: Arc<str> = Arc::from(path.display().to_string());
     let io_error = |source: std::io::Error| SourceError::Io {
         path: path.to_path_buf(),
         source,
@@ -29,14 +34,23 @@ pub(crate) fn read_csv<E: From<SourceError>>(
         .headers()
         .map_err(|e| csv_error(&file_name, e))?
         .clone();
-    let columns = map_columns(&file_name, &header, fields)?;
+    let columns: Arc<[usize]> = map_columns(&file_name, &header, fields)?.into();
+    let chunk = |capacity| {
+        TextRows::new(
+            file_name.clone(),
+            file_seq,
+            fields,
+            columns.clone(),
+            capacity,
+        )
+    };
 
-    let mut rows = Vec::with_capacity(CHUNK_ROWS);
+    let mut rows = chunk(CHUNK_ROWS);
     let mut total: u64 = 0;
-    let mut record = csv::StringRecord::new();
+    let mut record = csv::ByteRecord::new();
     let mut row_number: u32 = 0;
     loop {
-        match reader.read_record(&mut record) {
+        match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) if e.is_io_error() => return Err(io_error(e.into()).into()),
@@ -44,26 +58,14 @@ pub(crate) fn read_csv<E: From<SourceError>>(
         }
         row_number += 1;
         let line = record.position().map_or(0, |p| p.line());
-        let mut values = Vec::with_capacity(fields.len());
-        for (field, &column) in fields.iter().zip(&columns) {
-            let text = record.get(column).unwrap_or("");
-            if text.is_empty() {
-                values.push(Value::Null);
-                continue;
-            }
-            let value = Value::parse(text, field.ty).map_err(|e| SourceError::Parse {
-                file: file_name.clone(),
-                line,
-                column: column + 1,
-                field: field.name.to_string(),
-                message: e.message,
-            })?;
-            values.push(value);
-        }
-        rows.push(Delta::insert(RecordId::new(file_seq, row_number), values));
-        if rows.len() == CHUNK_ROWS {
+        rows.push(
+            row_number,
+            line,
+            columns.iter().map(|&c| record.get(c).unwrap_or_default()),
+        );
+        if rows.len() == CHUNK_ROWS || rows.byte_len() >= CHUNK_BYTES {
             total += rows.len() as u64;
-            on_chunk(std::mem::replace(&mut rows, Vec::with_capacity(CHUNK_ROWS)))?;
+            on_chunk(std::mem::replace(&mut rows, chunk(CHUNK_ROWS)))?;
         }
     }
     total += rows.len() as u64;
@@ -131,7 +133,7 @@ fn csv_error(file: &str, e: csv::Error) -> SourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Decimal, FieldType};
+    use crate::types::{Decimal, FieldType, RecordId};
 
     const FIELDS: &[FieldDef] = &[
         FieldDef::new("Description", FieldType::String, true),
@@ -139,14 +141,21 @@ mod tests {
         FieldDef::new("UnitPrice", FieldType::Decimal, true),
     ];
 
+    type Row = (Option<String>, Option<i64>, Option<Decimal>);
+
+    /// Every row of the file, typed as the generated `from_text` would type it.
     fn read_all(
         path: &Path,
         seq: u32,
-        fields: &[FieldDef],
-    ) -> Result<crate::sources::SourceChanges, SourceError> {
+        fields: &'static [FieldDef],
+    ) -> Result<Vec<(RecordId, Row)>, SourceError> {
         let mut all = Vec::new();
         read_csv(path, seq, fields, |chunk| {
-            all.extend(chunk);
+            for (i, (id, row)) in chunk.iter().enumerate() {
+                let typed = (|| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))()
+                    .map_err(|e| chunk.error(i, e))?;
+                all.push((id, typed));
+            }
             Ok::<(), SourceError>(())
         })?;
         Ok(all)
@@ -166,13 +175,20 @@ mod tests {
             "quantity,Description,UnitPrice\n3,\"GLASS, \"\"STAR\"\"\nHOLDER\",2.55\n,x,\n",
         );
         let rows = read_all(&path, 1, FIELDS).unwrap();
-        assert_eq!(rows.len(), 2);
-        let first = rows[0].new.as_ref().unwrap();
-        assert_eq!(first[0], Value::String("GLASS, \"STAR\"\nHOLDER".into()));
-        assert_eq!(first[1], Value::Int(3));
-        assert_eq!(first[2], Value::Decimal(Decimal::new(255, 2)));
-        assert_eq!(rows[1].new.as_ref().unwrap()[1], Value::Null);
-        assert_eq!(rows[1].key, RecordId::new(1, 2));
+        assert_eq!(
+            rows,
+            [
+                (
+                    RecordId::new(1, 1),
+                    (
+                        Some("GLASS, \"STAR\"\nHOLDER".into()),
+                        Some(3),
+                        Some(Decimal::new(255, 2))
+                    )
+                ),
+                (RecordId::new(1, 2), (Some("x".into()), None, None)),
+            ]
+        );
     }
 
     #[test]
@@ -213,7 +229,7 @@ mod tests {
             "\u{feff}Description,Quantity,UnitPrice\nx,1,2\n",
         );
         let rows = read_all(&path, 1, FIELDS).unwrap();
-        assert_eq!(rows[0].new.as_ref().unwrap()[0], Value::String("x".into()));
+        assert_eq!(rows[0].1 .0.as_deref(), Some("x"));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! database and written in the same transaction as the file's effects. On restart a file is
 //! either fully applied and recorded, or neither, so nothing is ingested twice or lost.
 //! A file is read only when its size and modification time did not change since the previous
-//! poll, so a file being copied in is not read half (renaming into the folder is quickest).
+//! poll, or it was last modified a while ago, so a file being copied in is not read half
+//! (renaming into the folder is quickest).
 
 use super::csv_file::read_csv;
 use crate::cache::StoreError;
@@ -14,7 +15,7 @@ use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// A CSV table as the generated crate declares it (paths resolved by `dozerc` at build time).
 #[derive(Clone, Copy, Debug)]
@@ -128,7 +129,7 @@ impl FileSource {
                 continue; // removed since listed
             };
             let now = (meta.len(), meta.modified().ok());
-            if self.sightings.get(&key) == Some(&now) {
+            if self.sightings.get(&key) == Some(&now) || settled(now.1) {
                 ready.push(path);
             }
             sightings.insert(key, now);
@@ -160,7 +161,7 @@ impl FileSource {
     pub fn read<E: From<SourceError>>(
         &self,
         path: &Path,
-        on_chunk: impl FnMut(super::SourceChanges) -> Result<(), E>,
+        on_chunk: impl FnMut(super::TextRows) -> Result<(), E>,
     ) -> Result<(u32, u64), E> {
         let seq = self.next_seq();
         let rows = read_csv(path, seq, self.spec.fields, on_chunk)?;
@@ -192,6 +193,17 @@ impl FileSource {
         self.ingested.insert(key, info);
         Ok(())
     }
+}
+
+/// How long a file must have gone unmodified to count as complete at its first sighting.
+const SETTLED_AFTER: Duration = Duration::from_secs(2);
+
+/// Whether a file last modified at `modified` is complete without waiting for the next poll: a
+/// copy still under way keeps moving its modification time.
+fn settled(modified: Option<SystemTime>) -> bool {
+    modified
+        .and_then(|m| m.elapsed().ok())
+        .is_some_and(|age| age >= SETTLED_AFTER)
 }
 
 fn is_glob(location: &str) -> bool {
@@ -267,5 +279,16 @@ mod tests {
         );
         source.mark_ingested(&txn, &file, 1, 2).unwrap();
         assert!(source.new_files().unwrap().is_empty(), "ingested once");
+
+        // A file last modified a while ago is complete at its first sighting.
+        let old = data.join("b.csv");
+        std::fs::write(&old, "a\n3\n").unwrap();
+        let past = SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(past))
+            .unwrap();
+        assert_eq!(source.new_files().unwrap(), std::slice::from_ref(&old));
     }
 }

@@ -9,15 +9,14 @@ pub mod pg_tls;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod progress;
+mod text_rows;
 
 pub use files::{CsvTableSpec, FileSource, IngestedFile, SourceError};
 pub use pg_spec::{PgConnectionSpec, PgTableSpec};
 pub use progress::{format_lsn, parse_lsn, LsnProgress};
+pub use text_rows::{FieldError, TextRow, TextRows};
 
-use crate::types::{Delta, RecordId, Value};
-
-/// One file source transaction as the file connector delivers it: rows keyed by row id.
-pub type SourceChanges = Vec<Delta<RecordId, Vec<Value>>>;
+use crate::types::Value;
 
 /// One row change of a keyed source (Postgres): insert (`old` is `None`), delete (`new` is
 /// `None`) or update. The key comes from the row itself (its primary key columns).
@@ -30,18 +29,22 @@ pub struct RowChange {
 /// The changes of one source within one source transaction.
 #[derive(Debug)]
 pub enum SourceBatch {
-    /// From files: every row has a row id.
-    Files(SourceChanges),
+    /// From files: inserts, each row with its row id, as text the pipeline types.
+    Files(TextRows),
     /// From a table with a primary key.
     Rows(Vec<RowChange>),
 }
 
 impl SourceBatch {
-    pub fn is_empty(&self) -> bool {
+    pub fn len(&self) -> usize {
         match self {
-            SourceBatch::Files(changes) => changes.is_empty(),
-            SourceBatch::Rows(changes) => changes.is_empty(),
+            SourceBatch::Files(rows) => rows.len(),
+            SourceBatch::Rows(changes) => changes.len(),
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -69,7 +72,7 @@ impl SourceSpec {
     /// An empty batch of this source's kind.
     pub fn empty_batch(&self) -> SourceBatch {
         match self {
-            SourceSpec::Files(_) => SourceBatch::Files(Vec::new()),
+            SourceSpec::Files(spec) => SourceBatch::Files(TextRows::empty(spec.fields)),
             SourceSpec::Postgres { .. } => SourceBatch::Rows(Vec::new()),
         }
     }

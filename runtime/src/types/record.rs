@@ -1,6 +1,7 @@
 //! Typed rows. `dozerc` generates one struct per source table and per output table.
 
 use super::{FieldDef, TypeError, Value};
+use crate::sources::{FieldError, TextRow};
 use serde::{de::DeserializeOwned, Serialize};
 use std::fmt::Debug;
 
@@ -14,10 +15,13 @@ pub trait Record:
     fn field(&self, index: usize) -> Value;
 }
 
-/// A row of a source table, decoded from the dynamic values a connector produces.
+/// A row of a source table, decoded from what a connector produces.
 pub trait SourceRecord: Record {
-    /// `values` holds one value per field of [`Record::FIELDS`], in order.
+    /// `values` holds one value per field of [`Record::FIELDS`], in order (Postgres).
     fn from_values(values: Vec<Value>) -> Result<Self, TypeError>;
+    /// `row` holds the text of each field of [`Record::FIELDS`], in order (files); each field is
+    /// parsed straight into its place.
+    fn from_text(row: &TextRow<'_>) -> Result<Self, FieldError>;
 }
 
 /// A source row that carries its own key: the primary key of a Postgres table. Updates that

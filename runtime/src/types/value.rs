@@ -117,6 +117,10 @@ pub trait FieldValue: Clone + Sized {
     fn into_value(self) -> Value;
     fn from_value(value: Value) -> Result<Self, TypeError>;
     fn parse_text(text: &str) -> Result<Self, TypeError>;
+    /// Parses the bytes of a text field (a CSV field) as [`parse_text`](Self::parse_text) does.
+    fn parse_bytes(bytes: &[u8]) -> Result<Self, TypeError> {
+        parse_utf8(bytes).and_then(Self::parse_text)
+    }
 }
 
 macro_rules! field_value {
@@ -139,8 +143,76 @@ macro_rules! field_value {
             fn parse_text(text: &str) -> Result<Self, TypeError> {
                 parse::$variant(text)
             }
+            fn parse_bytes(bytes: &[u8]) -> Result<Self, TypeError> {
+                match fast::$variant(bytes) {
+                    Some(value) => Ok(value),
+                    None => parse_utf8(bytes).and_then(parse::$variant),
+                }
+            }
         }
     };
+}
+
+/// Text bytes as `str`, or the error naming them.
+fn parse_utf8(bytes: &[u8]) -> Result<&str, TypeError> {
+    std::str::from_utf8(bytes).map_err(|_| {
+        TypeError::new(format!(
+            "`{}` is not valid UTF-8",
+            String::from_utf8_lossy(bytes)
+        ))
+    })
+}
+
+/// Parsers straight from bytes for the shapes files hold most often; `None` leaves the text to
+/// the general parsers (which accept or reject it).
+#[allow(non_snake_case)]
+mod fast {
+    /// `[-+]?[0-9]{1,18}`: cannot overflow.
+    pub fn Int(b: &[u8]) -> Option<i64> {
+        let (negative, digits) = match b {
+            [b'-', rest @ ..] => (true, rest),
+            [b'+', rest @ ..] => (false, rest),
+            _ => (false, b),
+        };
+        if digits.is_empty() || digits.len() > 18 {
+            return None;
+        }
+        let mut n: i64 = 0;
+        for &c in digits {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + i64::from(c - b'0');
+        }
+        Some(if negative { -n } else { n })
+    }
+    pub fn Timestamp(b: &[u8]) -> Option<super::Timestamp> {
+        super::iso::fast_timestamp(b)
+    }
+    pub fn String(b: &[u8]) -> Option<std::string::String> {
+        std::string::String::from_utf8(b.to_vec()).ok()
+    }
+    pub fn UInt(_: &[u8]) -> Option<u64> {
+        None
+    }
+    pub fn Float(_: &[u8]) -> Option<super::Float> {
+        None
+    }
+    pub fn Decimal(_: &[u8]) -> Option<super::Decimal> {
+        None
+    }
+    pub fn Boolean(_: &[u8]) -> Option<bool> {
+        None
+    }
+    pub fn Date(_: &[u8]) -> Option<super::Date> {
+        None
+    }
+    pub fn Json(_: &[u8]) -> Option<super::Json> {
+        None
+    }
+    pub fn Binary(_: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 field_value!(i64, Int, Int);
@@ -187,8 +259,7 @@ mod iso {
 
     /// `YYYY-MM-DD[T ]HH:MM:SS[.f{1,9}][Z|±HH:MM]`; `None` means "not this shape": the caller
     /// falls back to the general parsers, so anything unusual still parses (or errors) there.
-    pub fn fast_timestamp(t: &str) -> Option<super::super::Timestamp> {
-        let b = t.as_bytes();
+    pub fn fast_timestamp(b: &[u8]) -> Option<super::super::Timestamp> {
         if b.len() < 19
             || b[4] != b'-'
             || b[7] != b'-'
@@ -289,7 +360,7 @@ mod parse {
     pub fn Timestamp(text: &str) -> Result<super::Timestamp, TypeError> {
         let t = text.trim();
         // The common shapes without chrono's format interpreter, which dominated CSV decoding.
-        if let Some(ts) = super::iso::fast_timestamp(t) {
+        if let Some(ts) = super::iso::fast_timestamp(t.as_bytes()) {
             return Ok(ts);
         }
         if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
@@ -362,7 +433,8 @@ mod tests {
             "2010-12-01 08:26:00-01:00",
             "2024-02-29T23:59:59Z",
         ] {
-            let fast = iso::fast_timestamp(text).unwrap_or_else(|| panic!("{text}: not fast"));
+            let fast =
+                iso::fast_timestamp(text.as_bytes()).unwrap_or_else(|| panic!("{text}: not fast"));
             let general = chrono::DateTime::parse_from_rfc3339(&text.replacen(' ', "T", 1))
                 .map(|d| d.with_timezone(&Utc))
                 .unwrap_or_else(|_| {
@@ -388,10 +460,46 @@ mod tests {
             "2010-12-01T08:26:00+0530",
             "x010-12-01T08:26:00",
         ] {
-            assert!(iso::fast_timestamp(text).is_none(), "{text}");
+            assert!(iso::fast_timestamp(text.as_bytes()).is_none(), "{text}");
         }
         assert!(Timestamp::parse_text("2010-12-01T08:26").is_ok());
         assert!(Timestamp::parse_text("2010-02-30T08:26:00").is_err());
+    }
+
+    #[test]
+    fn bytes_parse_as_text_does() {
+        for text in [
+            "0",
+            "-12",
+            "+7",
+            " 42 ",
+            "999999999999999999",
+            "9223372036854775807",
+            "1e3",
+            "x",
+            "",
+        ] {
+            assert_eq!(
+                i64::parse_bytes(text.as_bytes()),
+                i64::parse_text(text),
+                "{text:?}"
+            );
+        }
+        for text in [
+            "2010-12-01T08:26:00",
+            " 2010-12-01 08:26:00 ",
+            "2010-12-01",
+            "nope",
+        ] {
+            assert_eq!(
+                Timestamp::parse_bytes(text.as_bytes()),
+                Timestamp::parse_text(text),
+                "{text:?}"
+            );
+        }
+        assert_eq!(String::parse_bytes(" a ".as_bytes()), Ok(" a ".to_string()));
+        let error = String::parse_bytes(&[0x61, 0xff]).unwrap_err();
+        assert!(error.message.contains("not valid UTF-8"), "{error}");
     }
 
     #[test]

@@ -305,12 +305,23 @@ impl Operator for Totals {
     }
 }
 
-/// Every operator of the pipeline, in statement order.
+/// The changes of the transaction being applied to each table an endpoint serves, net
+/// per key: written once when it commits, however many batches it came in.
+#[derive(Default)]
+struct Staged {
+    country_stats: ChangeBuffer<CountryStatsKey, CountryStatsRow>,
+    customer_discounts: ChangeBuffer<CustomerDiscountsKey, CustomerDiscountsRow>,
+    totals: ChangeBuffer<TotalsKey, TotalsRow>,
+}
+
+/// Every operator of the pipeline, in statement order, and the endpoint changes of the
+/// transaction being applied.
 #[derive(Default)]
 pub struct Pipeline {
     country_stats: CountryStats,
     customer_discounts: CustomerDiscounts,
     totals: Totals,
+    staged: Staged,
 }
 
 impl app::Pipeline for Pipeline {
@@ -346,41 +357,53 @@ impl app::Pipeline for Pipeline {
         &mut self,
         source: usize,
         changes: SourceBatch,
-        txn: &WriteTransaction,
     ) -> Result<(), PipelineError> {
         match source {
-            0 => self.apply_sales(decode_batch::<Sales>("sales", changes)?, txn),
+            0 => self.apply_sales(decode_batch::<Sales>("sales", changes)?),
             _ => Ok(()),
         }
+    }
+    fn flush(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+        self.country_stats.checkpoint(txn)?;
+        self.customer_discounts.checkpoint(txn)?;
+        self.totals.checkpoint(txn)?;
+        if !self.staged.country_stats.is_empty() {
+            let country_stats = self.staged.country_stats.drain();
+            endpoints::country_stats_table().apply(txn, &country_stats)?;
+        }
+        if !self.staged.customer_discounts.is_empty() {
+            let customer_discounts = self.staged.customer_discounts.drain();
+            endpoints::customer_discounts_table().apply(txn, &customer_discounts)?;
+        }
+        if !self.staged.totals.is_empty() {
+            let totals = self.staged.totals.drain();
+            endpoints::totals_table().apply(txn, &totals)?;
+        }
+        Ok(())
     }
 }
 
 impl Pipeline {
-    /// Applies one transaction of source `sales` to every statement that depends on it.
-    #[allow(unused_variables)]
+    /// Applies one batch of source `sales` to every statement that depends on it.
     fn apply_sales(
         &mut self,
         sales: Vec<Delta<RecordId, Sales>>,
-        txn: &WriteTransaction,
     ) -> Result<(), PipelineError> {
         let mut country_stats = Vec::new();
         self.country_stats
             .on_batch(&sales, &mut country_stats)
             .map_err(PipelineError::eval("country_stats"))?;
-        self.country_stats.checkpoint(txn)?;
-        endpoints::country_stats_table().apply(txn, &country_stats)?;
         let mut customer_discounts = Vec::new();
         self.customer_discounts
             .on_batch(&sales, &mut customer_discounts)
             .map_err(PipelineError::eval("customer_discounts"))?;
-        self.customer_discounts.checkpoint(txn)?;
-        endpoints::customer_discounts_table().apply(txn, &customer_discounts)?;
         let mut totals = Vec::new();
         self.totals
             .on_batch(&sales, &mut totals)
             .map_err(PipelineError::eval("totals"))?;
-        self.totals.checkpoint(txn)?;
-        endpoints::totals_table().apply(txn, &totals)?;
+        self.staged.country_stats.extend(country_stats);
+        self.staged.customer_discounts.extend(customer_discounts);
+        self.staged.totals.extend(totals);
         Ok(())
     }
 }

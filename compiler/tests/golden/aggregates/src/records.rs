@@ -69,6 +69,17 @@ impl SourceRecord for Sales {
             country: FieldValue::from_value(next()?)?,
         })
     }
+    fn from_text(row: &TextRow<'_>) -> Result<Self, FieldError> {
+        Ok(Sales {
+            invoice_no: row.get(0)?,
+            quantity: row.get(1)?,
+            invoice_date: row.get(2)?,
+            unit_price: row.get(3)?,
+            discount: row.get(4)?,
+            customer_id: row.get(5)?,
+            country: row.get(6)?,
+        })
+    }
 }
 
 /// A row of result table `country_stats`.

@@ -223,12 +223,23 @@ impl Operator for PageViews {
     }
 }
 
-/// Every operator of the pipeline, in statement order.
+/// The changes of the transaction being applied to each table an endpoint serves, net
+/// per key: written once when it commits, however many batches it came in.
+#[derive(Default)]
+struct Staged {
+    big_orders: ChangeBuffer<BigOrdersKey, BigOrdersRow>,
+    per_region: ChangeBuffer<PerRegionKey, PerRegionRow>,
+    page_views: ChangeBuffer<PageViewsKey, PageViewsRow>,
+}
+
+/// Every operator of the pipeline, in statement order, and the endpoint changes of the
+/// transaction being applied.
 #[derive(Default)]
 pub struct Pipeline {
     big_orders: BigOrders,
     per_region: PerRegion,
     page_views: PageViews,
+    staged: Staged,
 }
 
 impl app::Pipeline for Pipeline {
@@ -279,51 +290,61 @@ impl app::Pipeline for Pipeline {
         &mut self,
         source: usize,
         changes: SourceBatch,
-        txn: &WriteTransaction,
     ) -> Result<(), PipelineError> {
         match source {
-            0 => self.apply_orders(decode_rows::<Orders>("orders", changes)?, txn),
-            1 => self.apply_clicks(decode_rows::<Clicks>("clicks", changes)?, txn),
+            0 => self.apply_orders(decode_rows::<Orders>("orders", changes)?),
+            1 => self.apply_clicks(decode_rows::<Clicks>("clicks", changes)?),
             _ => Ok(()),
         }
+    }
+    fn flush(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+        self.big_orders.checkpoint(txn)?;
+        self.per_region.checkpoint(txn)?;
+        self.page_views.checkpoint(txn)?;
+        if !self.staged.big_orders.is_empty() {
+            let big_orders = self.staged.big_orders.drain();
+            endpoints::big_orders_table().apply(txn, &big_orders)?;
+        }
+        if !self.staged.per_region.is_empty() {
+            let per_region = self.staged.per_region.drain();
+            endpoints::per_region_table().apply(txn, &per_region)?;
+        }
+        if !self.staged.page_views.is_empty() {
+            let page_views = self.staged.page_views.drain();
+            endpoints::page_views_table().apply(txn, &page_views)?;
+        }
+        Ok(())
     }
 }
 
 impl Pipeline {
-    /// Applies one transaction of source `orders` to every statement that depends on it.
-    #[allow(unused_variables)]
+    /// Applies one batch of source `orders` to every statement that depends on it.
     fn apply_orders(
         &mut self,
         orders: Vec<Delta<OrdersKey, Orders>>,
-        txn: &WriteTransaction,
     ) -> Result<(), PipelineError> {
         let mut big_orders = Vec::new();
         self.big_orders
             .on_batch(&orders, &mut big_orders)
             .map_err(PipelineError::eval("big_orders"))?;
-        self.big_orders.checkpoint(txn)?;
-        endpoints::big_orders_table().apply(txn, &big_orders)?;
         let mut per_region = Vec::new();
         self.per_region
             .on_batch(&orders, &mut per_region)
             .map_err(PipelineError::eval("per_region"))?;
-        self.per_region.checkpoint(txn)?;
-        endpoints::per_region_table().apply(txn, &per_region)?;
+        self.staged.big_orders.extend(big_orders);
+        self.staged.per_region.extend(per_region);
         Ok(())
     }
-    /// Applies one transaction of source `clicks` to every statement that depends on it.
-    #[allow(unused_variables)]
+    /// Applies one batch of source `clicks` to every statement that depends on it.
     fn apply_clicks(
         &mut self,
         clicks: Vec<Delta<ClicksKey, Clicks>>,
-        txn: &WriteTransaction,
     ) -> Result<(), PipelineError> {
         let mut page_views = Vec::new();
         self.page_views
             .on_batch(&clicks, &mut page_views)
             .map_err(PipelineError::eval("page_views"))?;
-        self.page_views.checkpoint(txn)?;
-        endpoints::page_views_table().apply(txn, &page_views)?;
+        self.staged.page_views.extend(page_views);
         Ok(())
     }
 }

@@ -46,6 +46,13 @@ impl SourceRecord for Orders {
             amount: FieldValue::from_value(next()?)?,
         })
     }
+    fn from_text(row: &TextRow<'_>) -> Result<Self, FieldError> {
+        Ok(Orders {
+            region: row.get(0)?,
+            order_id: row.get(1)?,
+            amount: row.get(2)?,
+        })
+    }
 }
 
 /// Primary key of source `orders`.
@@ -89,6 +96,9 @@ impl SourceRecord for Clicks {
         Ok(Clicks {
             page: FieldValue::from_value(next()?)?,
         })
+    }
+    fn from_text(row: &TextRow<'_>) -> Result<Self, FieldError> {
+        Ok(Clicks { page: row.get(0)? })
     }
 }
 

@@ -214,12 +214,22 @@ impl Operator for TopCustomers {
     }
 }
 
-/// Every operator of the pipeline, in statement order.
+/// The changes of the transaction being applied to each table an endpoint serves, net
+/// per key: written once when it commits, however many batches it came in.
+#[derive(Default)]
+struct Staged {
+    big_orders: ChangeBuffer<RecordId, BigOrdersRow>,
+    top_customers: ChangeBuffer<TopCustomersKey, TopCustomersRow>,
+}
+
+/// Every operator of the pipeline, in statement order, and the endpoint changes of the
+/// transaction being applied.
 #[derive(Default)]
 pub struct Pipeline {
     big_orders: BigOrders,
     per_customer: PerCustomer,
     top_customers: TopCustomers,
+    staged: Staged,
 }
 
 impl app::Pipeline for Pipeline {
@@ -255,40 +265,48 @@ impl app::Pipeline for Pipeline {
         &mut self,
         source: usize,
         changes: SourceBatch,
-        txn: &WriteTransaction,
     ) -> Result<(), PipelineError> {
         match source {
-            0 => self.apply_sales(decode_batch::<Sales>("sales", changes)?, txn),
+            0 => self.apply_sales(decode_batch::<Sales>("sales", changes)?),
             _ => Ok(()),
         }
+    }
+    fn flush(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+        self.big_orders.checkpoint(txn)?;
+        self.per_customer.checkpoint(txn)?;
+        self.top_customers.checkpoint(txn)?;
+        if !self.staged.big_orders.is_empty() {
+            let big_orders = self.staged.big_orders.drain();
+            endpoints::big_orders_table().apply(txn, &big_orders)?;
+        }
+        if !self.staged.top_customers.is_empty() {
+            let top_customers = self.staged.top_customers.drain();
+            endpoints::top_customers_table().apply(txn, &top_customers)?;
+        }
+        Ok(())
     }
 }
 
 impl Pipeline {
-    /// Applies one transaction of source `sales` to every statement that depends on it.
-    #[allow(unused_variables)]
+    /// Applies one batch of source `sales` to every statement that depends on it.
     fn apply_sales(
         &mut self,
         sales: Vec<Delta<RecordId, Sales>>,
-        txn: &WriteTransaction,
     ) -> Result<(), PipelineError> {
         let mut big_orders = Vec::new();
         self.big_orders
             .on_batch(&sales, &mut big_orders)
             .map_err(PipelineError::eval("big_orders"))?;
-        self.big_orders.checkpoint(txn)?;
-        endpoints::big_orders_table().apply(txn, &big_orders)?;
         let mut per_customer = Vec::new();
         self.per_customer
             .on_batch(&sales, &mut per_customer)
             .map_err(PipelineError::eval("per_customer"))?;
-        self.per_customer.checkpoint(txn)?;
         let mut top_customers = Vec::new();
         self.top_customers
             .on_batch(&per_customer, &mut top_customers)
             .map_err(PipelineError::eval("top_customers"))?;
-        self.top_customers.checkpoint(txn)?;
-        endpoints::top_customers_table().apply(txn, &top_customers)?;
+        self.staged.big_orders.extend(big_orders);
+        self.staged.top_customers.extend(top_customers);
         Ok(())
     }
 }

@@ -57,6 +57,15 @@ impl SourceRecord for Sales {
             country: FieldValue::from_value(next()?)?,
         })
     }
+    fn from_text(row: &TextRow<'_>) -> Result<Self, FieldError> {
+        Ok(Sales {
+            invoice_no: row.get(0)?,
+            quantity: row.get(1)?,
+            unit_price: row.get(2)?,
+            customer_id: row.get(3)?,
+            country: row.get(4)?,
+        })
+    }
 }
 
 /// A row of result table `big_orders`.

@@ -473,7 +473,19 @@ impl Operator for BusyHours {
     }
 }
 
-/// Every operator of the pipeline, in statement order.
+/// The changes of the transaction being applied to each table an endpoint serves, net
+/// per key: written once when it commits, however many batches it came in.
+#[derive(Default)]
+struct Staged {
+    daily_sales: ChangeBuffer<DailySalesKey, DailySalesRow>,
+    tracked_days: ChangeBuffer<TrackedDaysKey, TrackedDaysRow>,
+    recent_big_sales: ChangeBuffer<RecordId, RecentBigSalesRow>,
+    daily_lines: ChangeBuffer<RecordId, DailyLinesRow>,
+    busy_hours: ChangeBuffer<BusyHoursKey, BusyHoursRow>,
+}
+
+/// Every operator of the pipeline, in statement order, and the endpoint changes of the
+/// transaction being applied.
 #[derive(Default)]
 pub struct Pipeline {
     daily_sales: DailySales,
@@ -481,6 +493,7 @@ pub struct Pipeline {
     recent_big_sales: RecentBigSales,
     daily_lines: DailyLines,
     busy_hours: BusyHours,
+    staged: Staged,
 }
 
 impl app::Pipeline for Pipeline {
@@ -518,91 +531,103 @@ impl app::Pipeline for Pipeline {
         &mut self,
         source: usize,
         changes: SourceBatch,
-        txn: &WriteTransaction,
     ) -> Result<(), PipelineError> {
         match source {
-            0 => self.apply_sales(decode_batch::<Sales>("sales", changes)?, txn),
+            0 => self.apply_sales(decode_batch::<Sales>("sales", changes)?),
             _ => Ok(()),
         }
     }
-    fn end_transaction(
-        &mut self,
-        source: usize,
-        txn: &WriteTransaction,
-    ) -> Result<(), PipelineError> {
+    fn end_transaction(&mut self, source: usize) -> Result<(), PipelineError> {
         match source {
-            0 => self.end_sales(txn),
+            0 => self.end_sales(),
             _ => Ok(()),
         }
+    }
+    fn flush(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+        self.daily_sales.checkpoint(txn)?;
+        self.tracked_days.checkpoint(txn)?;
+        self.recent_big_sales.checkpoint(txn)?;
+        self.daily_lines.checkpoint(txn)?;
+        self.busy_hours.checkpoint(txn)?;
+        if !self.staged.daily_sales.is_empty() {
+            let daily_sales = self.staged.daily_sales.drain();
+            endpoints::daily_sales_table().apply(txn, &daily_sales)?;
+        }
+        if !self.staged.tracked_days.is_empty() {
+            let tracked_days = self.staged.tracked_days.drain();
+            endpoints::tracked_days_table().apply(txn, &tracked_days)?;
+        }
+        if !self.staged.recent_big_sales.is_empty() {
+            let recent_big_sales = self.staged.recent_big_sales.drain();
+            endpoints::recent_big_sales_table().apply(txn, &recent_big_sales)?;
+        }
+        if !self.staged.daily_lines.is_empty() {
+            let daily_lines = self.staged.daily_lines.drain();
+            endpoints::daily_lines_table().apply(txn, &daily_lines)?;
+        }
+        if !self.staged.busy_hours.is_empty() {
+            let busy_hours = self.staged.busy_hours.drain();
+            endpoints::busy_hours_table().apply(txn, &busy_hours)?;
+        }
+        Ok(())
     }
 }
 
 impl Pipeline {
-    /// Applies one transaction of source `sales` to every statement that depends on it.
-    #[allow(unused_variables)]
+    /// Applies one batch of source `sales` to every statement that depends on it.
     fn apply_sales(
         &mut self,
         sales: Vec<Delta<RecordId, Sales>>,
-        txn: &WriteTransaction,
     ) -> Result<(), PipelineError> {
         let mut daily_sales = Vec::new();
         self.daily_sales
             .on_batch(&sales, &mut daily_sales)
             .map_err(PipelineError::eval("daily_sales"))?;
-        self.daily_sales.checkpoint(txn)?;
-        endpoints::daily_sales_table().apply(txn, &daily_sales)?;
         let mut tracked_days = Vec::new();
         self.tracked_days
             .on_batch(&daily_sales, &mut tracked_days)
             .map_err(PipelineError::eval("tracked_days"))?;
-        self.tracked_days.checkpoint(txn)?;
-        endpoints::tracked_days_table().apply(txn, &tracked_days)?;
         let mut recent_big_sales = Vec::new();
         self.recent_big_sales
             .on_batch(&sales, &mut recent_big_sales)
             .map_err(PipelineError::eval("recent_big_sales"))?;
-        self.recent_big_sales.checkpoint(txn)?;
-        endpoints::recent_big_sales_table().apply(txn, &recent_big_sales)?;
         let mut daily_lines = Vec::new();
         self.daily_lines
             .on_batch(&sales, &mut daily_lines)
             .map_err(PipelineError::eval("daily_lines"))?;
-        self.daily_lines.checkpoint(txn)?;
-        endpoints::daily_lines_table().apply(txn, &daily_lines)?;
         let mut busy_hours = Vec::new();
         self.busy_hours
             .on_batch(&sales, &mut busy_hours)
             .map_err(PipelineError::eval("busy_hours"))?;
-        self.busy_hours.checkpoint(txn)?;
-        endpoints::busy_hours_table().apply(txn, &busy_hours)?;
+        self.staged.daily_sales.extend(daily_sales);
+        self.staged.tracked_days.extend(tracked_days);
+        self.staged.recent_big_sales.extend(recent_big_sales);
+        self.staged.daily_lines.extend(daily_lines);
+        self.staged.busy_hours.extend(busy_hours);
         Ok(())
     }
     /// Ends one transaction of source `sales`: its TTL'd statements purge what expired, and the purges flow on to the statements and endpoints that read them.
-    fn end_sales(&mut self, txn: &WriteTransaction) -> Result<(), PipelineError> {
+    fn end_sales(&mut self) -> Result<(), PipelineError> {
         let mut daily_sales = Vec::new();
         self.daily_sales
             .end_transaction(&mut daily_sales)
             .map_err(PipelineError::eval("daily_sales"))?;
-        self.daily_sales.checkpoint(txn)?;
-        endpoints::daily_sales_table().apply(txn, &daily_sales)?;
         let mut tracked_days = Vec::new();
         self.tracked_days
             .on_batch(&daily_sales, &mut tracked_days)
             .map_err(PipelineError::eval("tracked_days"))?;
-        self.tracked_days.checkpoint(txn)?;
-        endpoints::tracked_days_table().apply(txn, &tracked_days)?;
         let mut recent_big_sales = Vec::new();
         self.recent_big_sales
             .end_transaction(&mut recent_big_sales)
             .map_err(PipelineError::eval("recent_big_sales"))?;
-        self.recent_big_sales.checkpoint(txn)?;
-        endpoints::recent_big_sales_table().apply(txn, &recent_big_sales)?;
         let mut daily_lines = Vec::new();
         self.daily_lines
             .end_transaction(&mut daily_lines)
             .map_err(PipelineError::eval("daily_lines"))?;
-        self.daily_lines.checkpoint(txn)?;
-        endpoints::daily_lines_table().apply(txn, &daily_lines)?;
+        self.staged.daily_sales.extend(daily_sales);
+        self.staged.tracked_days.extend(tracked_days);
+        self.staged.recent_big_sales.extend(recent_big_sales);
+        self.staged.daily_lines.extend(daily_lines);
         Ok(())
     }
 }

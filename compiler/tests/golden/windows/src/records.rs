@@ -51,6 +51,14 @@ impl SourceRecord for Sales {
             country: FieldValue::from_value(next()?)?,
         })
     }
+    fn from_text(row: &TextRow<'_>) -> Result<Self, FieldError> {
+        Ok(Sales {
+            quantity: row.get(0)?,
+            invoice_date: row.get(1)?,
+            unit_price: row.get(2)?,
+            country: row.get(3)?,
+        })
+    }
 }
 
 /// A row of result table `daily_sales`.
