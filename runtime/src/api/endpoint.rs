@@ -199,12 +199,15 @@ impl<K: TableKey, T: Record> TypedEndpoint<K, T> {
     }
 
     fn to_json<R: serde::Serialize + ?Sized>(&self, rows: &R) -> Result<Vec<u8>, ApiError> {
-        serde_json::to_vec(rows).map_err(|e| {
-            ApiError::internal(format!(
-                "cannot serialize a row of endpoint `{}`: {e}",
-                self.decl.name
-            ))
-        })
+        let mut json = Vec::with_capacity(4096);
+        serde_json::to_writer(&mut json, rows)
+            .map(|()| json)
+            .map_err(|e| {
+                ApiError::internal(format!(
+                    "cannot serialize a row of endpoint `{}`: {e}",
+                    self.decl.name
+                ))
+            })
     }
 
     /// The plan `query` runs with (for tests and diagnostics).

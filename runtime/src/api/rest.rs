@@ -118,7 +118,7 @@ fn endpoint_routes(endpoint: Endpoint, auth: Auth) -> Router {
             get_record(state, restriction, Ok(Path(id.to_string())))
         }
     };
-    Router::new()
+    let routes = Router::new()
         .route(base, get(list_records))
         .route(&format!("{base}/"), get(list_records))
         .route(&format!("{base}/{{id}}"), get(get_record))
@@ -129,12 +129,16 @@ fn endpoint_routes(endpoint: Endpoint, auth: Auth) -> Router {
         .route(
             &format!("{base}/count"),
             get(literal_id("count")).post(count_records),
-        )
-        .route_layer(middleware::from_fn_with_state(
+        );
+    // Without security every request sees every row: no middleware to run per request.
+    let routes = match auth.enabled() {
+        true => routes.route_layer(middleware::from_fn_with_state(
             (auth, endpoint.clone()),
             authorize_endpoint,
-        ))
-        .with_state(endpoint)
+        )),
+        false => routes.route_layer(Extension(Restriction(None))),
+    };
+    routes.with_state(endpoint)
 }
 
 /// The rows a request may see beyond its own `$filter`: the token's filter, if any.
