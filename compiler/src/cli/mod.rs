@@ -2,6 +2,7 @@
 
 mod build;
 mod clean;
+mod live;
 mod paths;
 mod run;
 mod token;
@@ -58,6 +59,24 @@ pub enum Command {
     Check {
         #[arg(short, long, default_value = "dozer-config.yaml")]
         config: PathBuf,
+        /// Read Postgres source schemas from the database again instead of the lock file.
+        #[arg(long)]
+        refresh_schema: bool,
+    },
+    /// Serve a live page (default http://127.0.0.1:4555) showing the pipeline as a graph with
+    /// live row counts, its sources, each endpoint's rows and an API explorer; rebuild and
+    /// restart the pipeline whenever the config is saved.
+    Live {
+        #[arg(short, long, default_value = "dozer-config.yaml")]
+        config: PathBuf,
+        /// Where the page is served.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 4555)]
+        port: u16,
+        /// Debug builds of the pipeline: quicker rebuilds, slower pipelines.
+        #[arg(long)]
+        dev: bool,
         /// Read Postgres source schemas from the database again instead of the lock file.
         #[arg(long)]
         refresh_schema: bool,
@@ -167,6 +186,19 @@ pub fn main(cli: Cli) -> Result<(), String> {
             config,
             refresh_schema,
         } => build::check(&config, CatalogOptions { refresh_schema }),
+        Command::Live {
+            config,
+            host,
+            port,
+            dev,
+            refresh_schema,
+        } => live::live(live::LiveOptions {
+            config,
+            host,
+            port,
+            dev,
+            catalog: CatalogOptions { refresh_schema },
+        }),
         Command::Clean { config } => clean::clean(&config),
         Command::Token {
             config,

@@ -182,3 +182,12 @@ pub fn doc(text: &str) -> TokenStream {
     let lines = text.lines().map(|l| format!(" {l}"));
     quote!(#( #[doc = #lines] )*)
 }
+
+/// The full name of each endpoint's typed gRPC service (`dozer.generated.<module>.<Service>`),
+/// in endpoint order.
+pub fn grpc_service_names(p: &Pipeline) -> Vec<String> {
+    grpc::GrpcNames::new(p)
+        .iter()
+        .map(|n| format!("{}.{}", n.package(), n.service))
+        .collect()
+}

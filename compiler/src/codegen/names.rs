@@ -211,6 +211,7 @@ pub const RESERVED_VARS: &[&str] = &[
     "endpoints",
     "records",
     "app",
+    "metrics",
     "expr",
     "std",
     "core",

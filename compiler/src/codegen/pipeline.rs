@@ -91,8 +91,8 @@ pub fn pipeline_file(p: &Pipeline, names: &Names, config_name: &str) -> TokenStr
     quote! {
         use crate::endpoints;
         use crate::records::*;
-        use dozer_runtime::app;
         use dozer_runtime::prelude::*;
+        use dozer_runtime::{app, metrics};
 
         #( #items )*
 
@@ -268,7 +268,16 @@ fn step(p: &Pipeline, names: &Names, s: usize, changed: &[Input]) -> TokenStream
             quote!(&[])
         }
     };
-    match &statement.body {
+    // The changes read, for the statement's metrics.
+    let inputs: Vec<Input> = statement.inputs().filter(|i| changed.contains(i)).collect();
+    let rows_in = match inputs.is_empty() {
+        true => quote!(0),
+        false => {
+            let vars = inputs.iter().map(|&i| ident(&names.table(i).var));
+            quote!(#( #vars.len() )+*)
+        }
+    };
+    let apply = match &statement.body {
         Body::Union { branches } => {
             let batches = branches.iter().map(|&b| changes(b));
             quote! {
@@ -287,6 +296,10 @@ fn step(p: &Pipeline, names: &Names, s: usize, changed: &[Input]) -> TokenStream
                 self.#out.on_batch(#input, &mut #out).map_err(PipelineError::eval(#name))?;
             }
         }
+    };
+    quote! {
+        #apply
+        metrics::statement_batch(#name, #rows_in, #out.len());
     }
 }
 
@@ -302,6 +315,7 @@ fn end_source(p: &Pipeline, names: &Names, source: usize) -> Option<TokenStream>
         let step = if matches!(statement.input, Input::Source(_)) && statement.ttl.is_some() {
             quote! {
                 self.#out.end_transaction(&mut #out).map_err(PipelineError::eval(#name))?;
+                metrics::statement_batch(#name, 0, #out.len());
             }
         } else if statement.inputs().any(|i| expiring.contains(&i)) {
             step(p, names, s, &expiring)

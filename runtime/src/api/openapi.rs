@@ -150,7 +150,7 @@ fn ok_scanned(description: &str, schema: Value, paged: bool) -> Value {
 fn health_path() -> Value {
     let schema = json!({
         "type": "object",
-        "properties": { "status": { "type": "string", "enum": ["SERVING"] }, "position": { "type": "integer", "minimum": 0 }, "postgres": { "type": "object", "description": "Per Postgres connection, the LSN applied.", "additionalProperties": { "type": "string" } }, "files": { "type": "object", "description": "Per file source, the files committed.", "additionalProperties": { "type": "integer" } } },
+        "properties": { "status": { "type": "string", "enum": ["SERVING"] }, "position": { "type": "integer", "minimum": 0 }, "ready": { "type": "boolean", "description": "Whether the snapshot is in: every file found at the start and every Postgres connection's snapshot." }, "postgres": { "type": "object", "description": "Per Postgres connection, the LSN applied.", "additionalProperties": { "type": "string" } }, "files": { "type": "object", "description": "Per file source, the files committed.", "additionalProperties": { "type": "integer" } } },
     });
     json!({ "get": { "operationId": "health", "summary": "Liveness and commit position", "responses": { "200": ok("Serving", schema) } } })
 }

@@ -76,15 +76,7 @@ pub fn router(state: ApiState) -> Router {
         ));
     let mut router = Router::new()
         .route("/health", get(health))
-        .route(
-            "/metrics",
-            get(|| async {
-                (
-                    [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    crate::metrics::render(),
-                )
-            }),
-        )
+        .route("/metrics", get(metrics))
         .with_state(state.clone())
         .merge(described);
     for endpoint in &state.endpoints {
@@ -240,7 +232,10 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let position = state.store.position()?;
-    let mut body = json!({ "status": "SERVING", "position": position });
+    // Ready once the snapshot is in: the files found at the start, and every connection's.
+    let ready = crate::metrics::files_caught_up()
+        && state.connections.iter().all(|(_, p)| p.committed() > 0);
+    let mut body = json!({ "status": "SERVING", "position": position, "ready": ready });
     if !state.connections.is_empty() {
         let lsns: serde_json::Map<String, Value> = state
             .connections
@@ -258,6 +253,29 @@ async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> 
         body["late_changes"] = json!(late);
     }
     Ok(Json(body))
+}
+
+/// `GET /metrics`: the counters, and the gauges read now (rows per endpoint, source lag).
+async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let scrape = blocking(move || {
+        let mut scrape = crate::metrics::Scrape::default();
+        for endpoint in &state.endpoints {
+            let (rows, _) = endpoint.count(&Query::default())?;
+            scrape.endpoint_rows.push((endpoint.decl().name, rows));
+        }
+        let now = chrono::Utc::now().timestamp_micros();
+        for (name, progress) in state.connections.iter() {
+            let (bytes, seconds) = progress.lag(now);
+            scrape.connection_lag.push((name.clone(), bytes, seconds));
+        }
+        Ok(scrape)
+    })
+    .await?;
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(&scrape),
+    )
+        .into_response())
 }
 
 async fn list_endpoints(State(state): State<ApiState>) -> Json<Value> {
@@ -294,6 +312,7 @@ async fn list_records(
     Extension(restriction): Extension<Restriction>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
+    crate::metrics::endpoint_request(endpoint.decl().name);
     let mut query = list_params(&uri)?;
     let show = restriction.apply(&mut query);
     let page = run_query(endpoint, query).await?;
@@ -370,6 +389,7 @@ async fn get_record(
     Extension(Restriction(filter)): Extension<Restriction>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    crate::metrics::endpoint_request(endpoint.decl().name);
     let Path(id) = id.map_err(|e| ApiError::bad_request(format!("id: {}", e.body_text())))?;
     let name = endpoint.decl().name;
     // A row outside the token's filter is absent to its holder: 404, like a missing one.
@@ -386,6 +406,7 @@ async fn query_records(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    crate::metrics::endpoint_request(endpoint.decl().name);
     let mut query = body_query(&endpoint, &headers, body)?;
     let show = restriction.apply(&mut query);
     let page = run_query(endpoint, query).await?;
@@ -398,6 +419,7 @@ async fn count_records(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    crate::metrics::endpoint_request(endpoint.decl().name);
     let mut query = body_query(&endpoint, &headers, body)?;
     let show = restriction.apply(&mut query);
     let (count, scanned) = blocking(move || endpoint.count(&query)).await?;

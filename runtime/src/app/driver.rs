@@ -34,6 +34,8 @@ pub(crate) struct Driver {
     /// Transactions read from Postgres connections, if the pipeline has any.
     pub postgres: Option<PostgresFeed>,
     pub store: Store,
+    /// Each source's name, by source index (for the metrics).
+    pub source_names: Vec<&'static str>,
     pub poll_interval: Duration,
     pub stop: Arc<AtomicBool>,
     /// Where committed endpoint changes go (gRPC `OnEvent`).
@@ -184,6 +186,9 @@ impl Driver {
                 for (source, rows) in by_source {
                     current.sources.insert(source);
                     current.unflushed += rows.len();
+                    if let Some(name) = self.source_names.get(source) {
+                        crate::metrics::add_source_rows(name, rows.len());
+                    }
                     self.pipeline.apply(source, SourceBatch::Rows(rows))?;
                 }
                 if current.unflushed >= FLUSH_ROWS {
@@ -211,6 +216,7 @@ impl Driver {
         self.pipeline.flush(&open.txn)?;
         write_source_lsn(&open.txn, name, end)?;
         let position = self.store.commit(open.txn)?;
+        crate::metrics::observe_commit(open.started.elapsed().as_secs_f64());
         self.feed.publish(CommitPosition {
             commit: position,
             source: name.clone(),
@@ -249,8 +255,10 @@ impl Driver {
     fn poll_files(&mut self) -> Result<usize, PipelineError> {
         let mut applied = 0;
         for (index, source) in self.files.iter_mut() {
+            let name = source.spec().source;
             let mut ready = source.new_files()?.into_iter().peekable();
             while ready.peek().is_some() && !self.stop.load(Ordering::Relaxed) {
+                report_pending(name, ready.clone());
                 let started = Instant::now();
                 // If anything fails the transaction is dropped uncommitted and the error stops
                 // the process, so the in-memory operator state it touched is discarded with it.
@@ -270,6 +278,7 @@ impl Driver {
                     })?;
                     pipeline.end_transaction(*index)?;
                     source.mark_ingested(&txn, &path, seq, file_rows)?;
+                    crate::metrics::add_source_rows(name, file_rows as usize);
                     rows += file_rows as usize;
                     files.push(path);
                     if self.stop.load(Ordering::Relaxed) {
@@ -278,6 +287,7 @@ impl Driver {
                 }
                 pipeline.flush(&txn)?;
                 let position = self.store.commit(txn)?;
+                crate::metrics::observe_commit(started.elapsed().as_secs_f64());
                 let last = files.last().and_then(|p| p.file_name());
                 self.feed.publish(CommitPosition {
                     commit: position,
@@ -288,6 +298,7 @@ impl Driver {
                 });
                 crate::metrics::set_files_ingested(source.spec().source, source.ingested_files());
                 applied += files.len();
+                report_pending(name, ready.clone());
                 for path in &files {
                     tracing::info!(source = source.spec().source, file = %path.display(), position, "ingested");
                 }
@@ -301,8 +312,23 @@ impl Driver {
                 );
             }
         }
+        crate::metrics::set_files_caught_up();
         Ok(applied)
     }
+}
+
+/// Reports the files of `source` found and not committed yet: their bytes and the age of the
+/// oldest (the source's lag).
+fn report_pending(source: &'static str, files: impl Iterator<Item = std::path::PathBuf>) {
+    let (mut bytes, mut oldest) = (0, 0.0f64);
+    for path in files {
+        if let Ok(meta) = std::fs::metadata(&path) {
+            bytes += meta.len();
+            let age = meta.modified().ok().and_then(|m| m.elapsed().ok());
+            oldest = oldest.max(age.map_or(0.0, |a| a.as_secs_f64()));
+        }
+    }
+    crate::metrics::set_files_pending(source, bytes, oldest);
 }
 
 fn interleaved(open: usize, incoming: usize) -> PipelineError {

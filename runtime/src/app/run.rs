@@ -126,12 +126,16 @@ fn run_with(def: PipelineDef, settings: &Settings, args: &Args) -> Result<(), St
         .map(|c| (c.spec.name.clone(), c.progress.clone()))
         .collect();
     let postgres = start_postgres(&runtime, connections, &postgres_tables, &stop)?;
+    if files.is_empty() {
+        crate::metrics::set_files_caught_up();
+    }
     let driver = Driver {
         pipeline,
         restore: def.restore,
         files,
         postgres,
         store: store.clone(),
+        source_names: (def.sources)().iter().map(SourceSpec::name).collect(),
         poll_interval: Duration::from_millis(args.poll_interval_ms),
         stop: stop.clone(),
         feed: feed.clone(),

@@ -54,6 +54,7 @@ impl<K: TableKey, T: Record> TypedService<K, T> {
         metadata: &MetadataMap,
         query: Option<&str>,
     ) -> Result<Page<T>, Status> {
+        crate::metrics::endpoint_request(self.endpoint.decl().name);
         let query = authorized_query(&self.auth, metadata, query, self.endpoint.decl())?;
         let endpoint = self.endpoint.clone();
         Ok(blocking(move || endpoint.page(&query)).await?)
@@ -61,6 +62,7 @@ impl<K: TableKey, T: Record> TypedService<K, T> {
 
     /// `count`: the number of rows matching the query's filter.
     pub async fn count(&self, metadata: &MetadataMap, query: Option<&str>) -> Result<u64, Status> {
+        crate::metrics::endpoint_request(self.endpoint.decl().name);
         let query = authorized_query(&self.auth, metadata, query, self.endpoint.decl())?;
         let endpoint = self.endpoint.clone();
         Ok(blocking(move || endpoint.count_matching(&query).map(|(n, _)| n)).await?)
@@ -79,6 +81,7 @@ impl<K: TableKey, T: Record> TypedService<K, T> {
         F: Fn(Change<T>) -> E + Send + 'static,
     {
         let decl = self.endpoint.decl();
+        crate::metrics::endpoint_request(decl.name);
         let filter = authorized_filter(&self.auth, metadata, filter, decl)?;
         let expires = token_expiry(&self.auth, metadata)?;
         let mut subscription = self.feed.subscribe(decl.name);

@@ -1,7 +1,9 @@
 //! How far a Postgres connection has been applied, shared by its reader task, the driver and
 //! the API (which reports it and lets requests wait for it: read-your-writes).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use tokio::sync::Notify;
 
 /// Positions (LSNs) of one Postgres connection. Both only move forward.
@@ -14,6 +16,11 @@ pub struct LsnProgress {
     /// when the server reported a later position with nothing of ours in between.
     applied: AtomicU64,
     changed: Notify,
+    /// The server's WAL position as last reported to the reader (for the lag metrics).
+    received: AtomicU64,
+    /// Transactions received and not committed here yet: end LSN and commit time (µs since the
+    /// epoch), oldest first.
+    unapplied: Mutex<VecDeque<(u64, i64)>>,
 }
 
 impl LsnProgress {
@@ -22,6 +29,8 @@ impl LsnProgress {
             committed: AtomicU64::new(committed),
             applied: AtomicU64::new(committed),
             changed: Notify::new(),
+            received: AtomicU64::new(committed),
+            unapplied: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -37,6 +46,36 @@ impl LsnProgress {
     pub fn set_committed(&self, lsn: u64) {
         self.committed.fetch_max(lsn, Ordering::SeqCst);
         self.set_applied(lsn);
+        let mut unapplied = self.unapplied.lock().unwrap_or_else(|e| e.into_inner());
+        while unapplied.front().is_some_and(|&(end, _)| end <= lsn) {
+            unapplied.pop_front();
+        }
+    }
+
+    /// The server reported its WAL position `lsn`.
+    pub fn set_received(&self, lsn: u64) {
+        self.received.fetch_max(lsn, Ordering::Relaxed);
+    }
+
+    /// A transaction ending at `end`, committed upstream at `time_us`, was received.
+    pub fn received_commit(&self, end: u64, time_us: i64) {
+        self.set_received(end);
+        let mut unapplied = self.unapplied.lock().unwrap_or_else(|e| e.into_inner());
+        unapplied.push_back((end, time_us));
+    }
+
+    /// How far behind the server the cache is: WAL bytes received and not applied, and the age
+    /// (seconds at `now_us`) of the oldest transaction received and not committed here.
+    pub fn lag(&self, now_us: i64) -> (u64, f64) {
+        let bytes = self
+            .received
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.applied());
+        let unapplied = self.unapplied.lock().unwrap_or_else(|e| e.into_inner());
+        let seconds = unapplied
+            .front()
+            .map_or(0.0, |&(_, time)| (now_us - time).max(0) as f64 / 1e6);
+        (bytes, seconds)
     }
 
     /// Nothing of the source lies between the last commit and `lsn`.
@@ -115,5 +154,20 @@ mod tests {
         assert_eq!((progress.committed(), progress.applied()), (20, 30));
         progress.set_committed(25);
         assert_eq!(progress.applied(), 30, "never moves back");
+    }
+
+    #[test]
+    fn lag_is_what_was_received_and_not_committed() {
+        let progress = LsnProgress::new(10);
+        assert_eq!(progress.lag(5_000_000), (0, 0.0));
+        progress.received_commit(40, 1_000_000);
+        progress.received_commit(60, 2_000_000);
+        progress.set_received(70);
+        assert_eq!(progress.lag(5_000_000), (60, 4.0));
+        progress.set_committed(40);
+        assert_eq!(progress.lag(5_000_000), (30, 3.0));
+        progress.set_committed(60);
+        progress.set_applied(70);
+        assert_eq!(progress.lag(5_000_000), (0, 0.0));
     }
 }

@@ -200,6 +200,9 @@ impl PgSource {
                 Err(e) if e.is_cancelled() => continue,
                 Err(e) => return Err(replication_error(e)),
             };
+            if let Some(progress) = &self.progress {
+                progress.set_received(stream.current_lsn());
+            }
             if let Some(batch) = self.handle(event)? {
                 return Ok(Some(batch));
             }
@@ -300,7 +303,11 @@ impl PgSource {
                 });
                 Ok(None)
             }
-            EventType::Commit { end_lsn, .. } => {
+            EventType::Commit {
+                end_lsn,
+                commit_timestamp,
+                ..
+            } => {
                 let Some(txn) = self.txn.take() else {
                     return Err(PgSourceError::Protocol("Commit without Begin".into()));
                 };
@@ -316,6 +323,9 @@ impl PgSource {
                     )));
                 }
                 self.delivered = end;
+                if let Some(progress) = &self.progress {
+                    progress.received_commit(end, commit_timestamp.timestamp_micros());
+                }
                 Ok(Some(PgBatch {
                     changes: txn.changes,
                     end: Some(end),
