@@ -40,7 +40,10 @@ try {
 
   step("an endpoint's rows, live");
   await page.selectOption("#endpoint-select", "sales_by_country");
-  await page.waitForFunction(() => /^\d+ rows$/.test(document.getElementById("endpoint-count").textContent), null, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => /^\d+ rows$/.test(document.getElementById("endpoint-count").textContent)
+      && document.querySelector("#endpoint-rows th")?.textContent === "Country",
+    null, { timeout: 30_000 });
   const before = parseInt(await page.textContent("#endpoint-count"), 10);
   console.log(`READY ${before}`);
   await page.waitForFunction(

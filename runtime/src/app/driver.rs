@@ -2,6 +2,7 @@
 //! (file sources: one new file; Postgres: one upstream transaction, or the snapshot), repeat
 //! until asked to stop.
 
+use super::progress::SnapshotBar;
 use super::{DynPipeline, PipelineError};
 use crate::cache::store::write_source_lsn;
 use crate::cache::{Store, StoreError};
@@ -257,6 +258,9 @@ impl Driver {
         for (index, source) in self.files.iter_mut() {
             let name = source.spec().source;
             let mut ready = source.new_files()?.into_iter().peekable();
+            let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+            let total: u64 = ready.clone().map(|p| size(&p)).sum();
+            let mut bar = (total > 0).then(|| SnapshotBar::files(name, total));
             while ready.peek().is_some() && !self.stop.load(Ordering::Relaxed) {
                 report_pending(name, ready.clone());
                 let started = Instant::now();
@@ -279,6 +283,9 @@ impl Driver {
                     pipeline.end_transaction(*index)?;
                     source.mark_ingested(&txn, &path, seq, file_rows)?;
                     crate::metrics::add_source_rows(name, file_rows as usize);
+                    if let Some(bar) = bar.as_mut() {
+                        bar.add(file_rows, size(&path));
+                    }
                     rows += file_rows as usize;
                     files.push(path);
                     if self.stop.load(Ordering::Relaxed) {
@@ -310,6 +317,9 @@ impl Driver {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "committed"
                 );
+            }
+            if let Some(bar) = bar {
+                bar.done();
             }
         }
         crate::metrics::set_files_caught_up();

@@ -5,6 +5,7 @@ mod args;
 mod driver;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod progress;
 mod run;
 
 pub use args::Args;

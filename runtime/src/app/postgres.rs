@@ -9,6 +9,7 @@
 //! ([`Incoming::Abort`]) and delivered again whole.
 
 use super::driver::Incoming;
+use super::progress::SnapshotBar;
 use super::PipelineError;
 use crate::sources::postgres::{PgBatch, PgSource, PgSourceError};
 use crate::sources::{LsnProgress, PgConnectionSpec, PgTableSpec, RowChange};
@@ -180,6 +181,8 @@ impl ConnectionReader {
 
 /// Logs snapshot progress: rows, rows/s and, with an estimate of the total, the time left.
 struct SnapshotProgress {
+    /// The terminal's bar (drawn only on a terminal; the log lines below stay either way).
+    bar: Option<SnapshotBar>,
     connection: String,
     estimate: Option<u64>,
     rows: u64,
@@ -191,6 +194,7 @@ impl SnapshotProgress {
     fn new(connection: &str, estimate: Option<u64>) -> Self {
         let now = Instant::now();
         SnapshotProgress {
+            bar: Some(SnapshotBar::rows(connection, estimate)),
             connection: connection.to_string(),
             estimate,
             rows: 0,
@@ -201,6 +205,14 @@ impl SnapshotProgress {
 
     fn add(&mut self, rows: usize, done: bool) {
         self.rows += rows as u64;
+        if let Some(bar) = self.bar.as_mut() {
+            bar.add(rows as u64, rows as u64);
+        }
+        if done {
+            if let Some(bar) = self.bar.take() {
+                bar.done();
+            }
+        }
         let elapsed = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = self.rows as f64 / elapsed;
         if done {

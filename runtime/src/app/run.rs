@@ -45,7 +45,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_writer(std::io::stderr)
+        .with_writer(super::progress::LogWriter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
@@ -140,6 +140,13 @@ fn run_with(def: PipelineDef, settings: &Settings, args: &Args) -> Result<(), St
         stop: stop.clone(),
         feed: feed.clone(),
     };
+    let status = {
+        let (connections, stop) = (progress.to_vec(), stop.clone());
+        std::thread::Builder::new()
+            .name("status".into())
+            .spawn(move || super::progress::status_line(connections, stop))
+            .map_err(|e| format!("cannot start the status line: {e}"))?
+    };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let ingest = std::thread::Builder::new()
         .name("pipeline".into())
@@ -207,6 +214,7 @@ fn run_with(def: PipelineDef, settings: &Settings, args: &Args) -> Result<(), St
     });
     stop.store(true, Ordering::Relaxed);
     let _ = ingest.join();
+    let _ = status.join();
     // Readers notice `stop` within their poll interval; give them a moment to close their
     // replication sessions cleanly, so a restart finds the slot free.
     runtime.shutdown_timeout(Duration::from_secs(2));

@@ -98,6 +98,16 @@ pub fn add_source_rows(source: &'static str, rows: usize) {
     SOURCE_ROWS.add(source, rows as u64);
 }
 
+/// Rows (changes) applied so far, per source.
+pub fn source_rows() -> BTreeMap<&'static str, u64> {
+    SOURCE_ROWS.get()
+}
+
+/// Per file source: bytes of files found and not committed yet, and the oldest one's age.
+pub fn files_pending() -> BTreeMap<&'static str, (u64, f64)> {
+    FILES_PENDING.lock().map(|p| p.clone()).unwrap_or_default()
+}
+
 /// Sets what file source `source` has found and not yet committed.
 pub fn set_files_pending(source: &'static str, bytes: u64, oldest_seconds: f64) {
     let mut pending = FILES_PENDING.lock().unwrap_or_else(|e| e.into_inner());
@@ -195,7 +205,7 @@ pub fn render(scrape: &Scrape) -> String {
             sample(&mut out, name, label, value_label, value as f64);
         }
     }
-    let pending = FILES_PENDING.lock().map(|p| p.clone()).unwrap_or_default();
+    let pending = files_pending();
     header(&mut out, "dozer_source_lag_bytes", "How far each source is behind: bytes of files found and not committed, or of Postgres WAL received and not applied.", "gauge");
     for (source, (bytes, _)) in &pending {
         sample(

@@ -192,6 +192,8 @@ async function refreshRows() {
   const { status, body } = await getJson(`/api${ep.path}?limit=20`);
   if (status !== 200) return;
   const count = await getJson(`/api${ep.path}/count`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  // Another endpoint may have been chosen while these were on their way.
+  if ($("endpoint-select").value !== ep.name) return;
   $("endpoint-count").textContent = count.status === 200 ? `${count.body} rows` : "";
   rowsTable($("endpoint-rows"), body, lastRows[ep.name]);
   lastRows[ep.name] = body;
@@ -271,5 +273,9 @@ async function tick() {
 $("explorer").addEventListener("submit", runExplorer);
 ["explorer-endpoint", "explorer-filter", "explorer-order", "explorer-limit"].forEach((id) =>
   $(id).addEventListener("input", showCommands));
-$("endpoint-select").addEventListener("change", refreshRows);
+$("endpoint-select").addEventListener("change", () => {
+  $("endpoint-count").textContent = "";
+  $("endpoint-rows").replaceChildren();
+  refreshRows();
+});
 tick();

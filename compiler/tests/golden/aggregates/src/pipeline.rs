@@ -2,8 +2,8 @@
 
 use crate::endpoints;
 use crate::records::*;
-use dozer_runtime::app;
 use dozer_runtime::prelude::*;
+use dozer_runtime::{app, metrics};
 
 /// Primary key of `country_stats`.
 pub type CountryStatsKey = (Option<String>,);
@@ -393,14 +393,21 @@ impl Pipeline {
         self.country_stats
             .on_batch(&sales, &mut country_stats)
             .map_err(PipelineError::eval("country_stats"))?;
+        metrics::statement_batch("country_stats", sales.len(), country_stats.len());
         let mut customer_discounts = Vec::new();
         self.customer_discounts
             .on_batch(&sales, &mut customer_discounts)
             .map_err(PipelineError::eval("customer_discounts"))?;
+        metrics::statement_batch(
+            "customer_discounts",
+            sales.len(),
+            customer_discounts.len(),
+        );
         let mut totals = Vec::new();
         self.totals
             .on_batch(&sales, &mut totals)
             .map_err(PipelineError::eval("totals"))?;
+        metrics::statement_batch("totals", sales.len(), totals.len());
         self.staged.country_stats.extend(country_stats);
         self.staged.customer_discounts.extend(customer_discounts);
         self.staged.totals.extend(totals);

@@ -2,8 +2,8 @@
 
 use crate::endpoints;
 use crate::records::*;
-use dozer_runtime::app;
 use dozer_runtime::prelude::*;
+use dozer_runtime::{app, metrics};
 
 /// Primary key of `big_orders`.
 pub type BigOrdersKey = (Option<String>, Option<i64>);
@@ -327,10 +327,12 @@ impl Pipeline {
         self.big_orders
             .on_batch(&orders, &mut big_orders)
             .map_err(PipelineError::eval("big_orders"))?;
+        metrics::statement_batch("big_orders", orders.len(), big_orders.len());
         let mut per_region = Vec::new();
         self.per_region
             .on_batch(&orders, &mut per_region)
             .map_err(PipelineError::eval("per_region"))?;
+        metrics::statement_batch("per_region", orders.len(), per_region.len());
         self.staged.big_orders.extend(big_orders);
         self.staged.per_region.extend(per_region);
         Ok(())
@@ -344,6 +346,7 @@ impl Pipeline {
         self.page_views
             .on_batch(&clicks, &mut page_views)
             .map_err(PipelineError::eval("page_views"))?;
+        metrics::statement_batch("page_views", clicks.len(), page_views.len());
         self.staged.page_views.extend(page_views);
         Ok(())
     }

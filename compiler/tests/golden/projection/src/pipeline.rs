@@ -2,8 +2,8 @@
 
 use crate::endpoints;
 use crate::records::*;
-use dozer_runtime::app;
 use dozer_runtime::prelude::*;
+use dozer_runtime::{app, metrics};
 
 /// ```sql
 /// SELECT InvoiceNo, CustomerID, Quantity * UnitPrice AS amount, -Quantity AS returned,
@@ -297,14 +297,21 @@ impl Pipeline {
         self.big_orders
             .on_batch(&sales, &mut big_orders)
             .map_err(PipelineError::eval("big_orders"))?;
+        metrics::statement_batch("big_orders", sales.len(), big_orders.len());
         let mut per_customer = Vec::new();
         self.per_customer
             .on_batch(&sales, &mut per_customer)
             .map_err(PipelineError::eval("per_customer"))?;
+        metrics::statement_batch("per_customer", sales.len(), per_customer.len());
         let mut top_customers = Vec::new();
         self.top_customers
             .on_batch(&per_customer, &mut top_customers)
             .map_err(PipelineError::eval("top_customers"))?;
+        metrics::statement_batch(
+            "top_customers",
+            per_customer.len(),
+            top_customers.len(),
+        );
         self.staged.big_orders.extend(big_orders);
         self.staged.top_customers.extend(top_customers);
         Ok(())

@@ -2,8 +2,8 @@
 
 use crate::endpoints;
 use crate::records::*;
-use dozer_runtime::app;
 use dozer_runtime::prelude::*;
+use dozer_runtime::{app, metrics};
 
 /// Primary key of `daily_sales`.
 pub type DailySalesKey = (Option<Timestamp>, Option<Timestamp>);
@@ -583,22 +583,31 @@ impl Pipeline {
         self.daily_sales
             .on_batch(&sales, &mut daily_sales)
             .map_err(PipelineError::eval("daily_sales"))?;
+        metrics::statement_batch("daily_sales", sales.len(), daily_sales.len());
         let mut tracked_days = Vec::new();
         self.tracked_days
             .on_batch(&daily_sales, &mut tracked_days)
             .map_err(PipelineError::eval("tracked_days"))?;
+        metrics::statement_batch("tracked_days", daily_sales.len(), tracked_days.len());
         let mut recent_big_sales = Vec::new();
         self.recent_big_sales
             .on_batch(&sales, &mut recent_big_sales)
             .map_err(PipelineError::eval("recent_big_sales"))?;
+        metrics::statement_batch(
+            "recent_big_sales",
+            sales.len(),
+            recent_big_sales.len(),
+        );
         let mut daily_lines = Vec::new();
         self.daily_lines
             .on_batch(&sales, &mut daily_lines)
             .map_err(PipelineError::eval("daily_lines"))?;
+        metrics::statement_batch("daily_lines", sales.len(), daily_lines.len());
         let mut busy_hours = Vec::new();
         self.busy_hours
             .on_batch(&sales, &mut busy_hours)
             .map_err(PipelineError::eval("busy_hours"))?;
+        metrics::statement_batch("busy_hours", sales.len(), busy_hours.len());
         self.staged.daily_sales.extend(daily_sales);
         self.staged.tracked_days.extend(tracked_days);
         self.staged.recent_big_sales.extend(recent_big_sales);
@@ -612,18 +621,22 @@ impl Pipeline {
         self.daily_sales
             .end_transaction(&mut daily_sales)
             .map_err(PipelineError::eval("daily_sales"))?;
+        metrics::statement_batch("daily_sales", 0, daily_sales.len());
         let mut tracked_days = Vec::new();
         self.tracked_days
             .on_batch(&daily_sales, &mut tracked_days)
             .map_err(PipelineError::eval("tracked_days"))?;
+        metrics::statement_batch("tracked_days", daily_sales.len(), tracked_days.len());
         let mut recent_big_sales = Vec::new();
         self.recent_big_sales
             .end_transaction(&mut recent_big_sales)
             .map_err(PipelineError::eval("recent_big_sales"))?;
+        metrics::statement_batch("recent_big_sales", 0, recent_big_sales.len());
         let mut daily_lines = Vec::new();
         self.daily_lines
             .end_transaction(&mut daily_lines)
             .map_err(PipelineError::eval("daily_lines"))?;
+        metrics::statement_batch("daily_lines", 0, daily_lines.len());
         self.staged.daily_sales.extend(daily_sales);
         self.staged.tracked_days.extend(tracked_days);
         self.staged.recent_big_sales.extend(recent_big_sales);
