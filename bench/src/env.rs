@@ -39,16 +39,14 @@ impl Env {
             .map(|dir| root.join(dir))
             .unwrap_or_else(|| root.join("target"));
         let mut cargo = Command::new(cargo());
-        cargo
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "dozerc",
-                "-p",
-                "ecommerce-datagen",
-            ])
-            .current_dir(&root);
+        cargo.args(["build", "--quiet"]).current_dir(&root);
+        if sizes.quick {
+            // The feature set of the test build (`cargo test --workspace --all-features`), so
+            // after the tests in CI nothing compiles twice.
+            cargo.args(["--workspace", "--all-features", "--bins"]);
+        } else {
+            cargo.args(["-p", "dozerc", "-p", "ecommerce-datagen"]);
+        }
         if release {
             cargo.arg("--release");
         }

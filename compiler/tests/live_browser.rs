@@ -141,6 +141,7 @@ fn the_live_page_follows_the_pipeline_and_its_config() {
             ])
             .current_dir(scratch.path())
             .env("DOZER_TARGET_DIR", workspace().join("target/pipelines"))
+            .env("CARGO_INCREMENTAL", "0")
             .stdout(Stdio::null())
             .process_group(0)
             .spawn()

@@ -44,14 +44,14 @@ fn run_builds_serves_and_stops_on_ctrl_c() {
         scratch.path().join("data/sales/sales-0001.csv"),
     )
     .unwrap();
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, grpc_port) = (free_port(), free_port());
+    // Both listeners are held while the ports are read, so the two never coincide.
+    let listener = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (first, second) = (listener(), listener());
+    let (port, grpc_port) = (
+        first.local_addr().unwrap().port(),
+        second.local_addr().unwrap().port(),
+    );
+    drop((first, second));
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_dozerc"))
         .args([
@@ -69,6 +69,7 @@ fn run_builds_serves_and_stops_on_ctrl_c() {
         ])
         .current_dir(scratch.path())
         .env("DOZER_TARGET_DIR", workspace().join("target/pipelines"))
+        .env("CARGO_INCREMENTAL", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)

@@ -32,6 +32,8 @@ pub fn build(config: &Path, out_dir: &Path) -> anyhow::Result<BuiltPipeline> {
         .args(["build", "--quiet"])
         .current_dir(&built.out_dir)
         .env("CARGO_TARGET_DIR", target_dir())
+        // Each test crate is built once: incremental state would only cost time and disk.
+        .env("CARGO_INCREMENTAL", "0")
         .status()?;
     anyhow::ensure!(status.success(), "cargo build of the emitted crate failed");
     Ok(BuiltPipeline {
@@ -40,12 +42,27 @@ pub fn build(config: &Path, out_dir: &Path) -> anyhow::Result<BuiltPipeline> {
     })
 }
 
-/// A port nobody listens on right now.
+/// Ports handed out by [`free_port`] in this process.
+static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// A port nobody listens on right now, and never handed out before in this test process: a
+/// pipeline's REST and gRPC ports, and those of tests running side by side, are chosen one
+/// after the other before anything binds them, and the system may offer the same port twice.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(18080)
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..100 {
+        let Ok(port) = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+        else {
+            continue;
+        };
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
+    panic!("no free port left that this test process has not handed out already")
 }
 
 /// A running pipeline process.

@@ -95,6 +95,8 @@ pub fn cargo_check(generated: &dozerc::codegen::GeneratedCrate) -> (bool, String
         .args(["check", "--quiet"])
         .current_dir(out.path())
         .env("CARGO_TARGET_DIR", workspace().join("target/pipelines"))
+        // Each test crate is checked once: incremental state would only cost time and disk.
+        .env("CARGO_INCREMENTAL", "0")
         .output()
         .expect("run cargo check");
     (

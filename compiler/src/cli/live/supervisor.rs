@@ -178,7 +178,7 @@ fn start(built: &Built, generation: u64) -> Result<Running, String> {
     let stderr = log_file
         .try_clone()
         .map_err(|e| format!("cannot write {}: {e}", log.display()))?;
-    let (rest_port, grpc_port) = (free_port()?, free_port()?);
+    let (rest_port, grpc_port) = free_port_pair()?;
     let child = Command::new(&built.binary)
         .arg("--home-dir")
         .arg(&home)
@@ -312,9 +312,15 @@ fn file_stamp(path: &Path) -> Option<(u64, SystemTime)> {
     Some((meta.len(), meta.modified().ok()?))
 }
 
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+/// Two distinct free ports: both are held while the second is chosen, so they never coincide.
+fn free_port_pair() -> Result<(u16, u16), String> {
+    let bind =
+        || std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"));
+    let port = |l: &std::net::TcpListener| {
+        l.local_addr()
+            .map(|a| a.port())
+            .map_err(|e| format!("no free port: {e}"))
+    };
+    let (first, second) = (bind()?, bind()?);
+    Ok((port(&first)?, port(&second)?))
 }
