@@ -13,6 +13,7 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod index_tests;
 mod openapi;
+mod page_cache;
 mod plan;
 mod position;
 mod query;

@@ -10,6 +10,7 @@
 //! scrapers (they show positions and counters, no rows). Request bodies are decoded here rather than by axum's
 //! `Json` extractor, so that every 400 names the bad part of the request in our own words.
 
+use super::page_cache::{CachedPage, PageCache, PageKey};
 use super::position::{position_layer, Positions};
 use super::query::Filter;
 use super::query::{check_limit, Query};
@@ -18,8 +19,9 @@ use crate::cache::Store;
 use crate::sources::{format_lsn, LsnProgress};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::extract::{FromRef, FromRequestParts, Path, Request, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -45,6 +47,26 @@ pub struct ApiState {
 }
 
 type Endpoint = Arc<dyn EndpointApi>;
+
+/// The state of one endpoint's routes: the endpoint, and the pages it answered since the last
+/// commit ([`PageCache`]).
+#[derive(Clone)]
+struct EndpointState {
+    api: Endpoint,
+    pages: Arc<PageCache>,
+}
+
+impl FromRef<EndpointState> for Endpoint {
+    fn from_ref(state: &EndpointState) -> Endpoint {
+        state.api.clone()
+    }
+}
+
+impl FromRef<EndpointState> for Arc<PageCache> {
+    fn from_ref(state: &EndpointState) -> Arc<PageCache> {
+        state.pages.clone()
+    }
+}
 
 /// On query, count and list responses: the rows (or secondary index entries) read to answer,
 /// which shows whether an index served the request.
@@ -80,7 +102,11 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state.clone())
         .merge(described);
     for endpoint in &state.endpoints {
-        router = router.merge(endpoint_routes(endpoint.clone(), state.auth.clone()));
+        router = router.merge(endpoint_routes(
+            endpoint.clone(),
+            state.auth.clone(),
+            &state.store,
+        ));
     }
     router
         .fallback(|method: Method, uri: Uri| async move {
@@ -101,7 +127,7 @@ pub fn router(state: ApiState) -> Router {
         ))
 }
 
-fn endpoint_routes(endpoint: Endpoint, auth: Auth) -> Router {
+fn endpoint_routes(endpoint: Endpoint, auth: Auth, store: &Store) -> Router {
     let base = endpoint.decl().path.trim_end_matches('/');
     // `GET /p/query` and `GET /p/count` hit the static routes before `/p/{id}`: serve them as
     // ids too, so that a row whose key is "query" stays reachable.
@@ -130,7 +156,10 @@ fn endpoint_routes(endpoint: Endpoint, auth: Auth) -> Router {
         )),
         false => routes.route_layer(Extension(Restriction(None))),
     };
-    routes.with_state(endpoint)
+    routes.with_state(EndpointState {
+        api: endpoint,
+        pages: Arc::new(PageCache::new(store.clone())),
+    })
 }
 
 /// The rows a request may see beyond its own `$filter`: the token's filter, if any.
@@ -138,6 +167,11 @@ fn endpoint_routes(endpoint: Endpoint, auth: Auth) -> Router {
 struct Restriction(Option<Filter>);
 
 impl Restriction {
+    /// Whether the request sees every row, so that its answer may be kept for others.
+    fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// ANDs the token's filter into `query`; returns whether the scan count may be shown.
     /// Under a filter it may not: the rows read before the filter applies include rows the
     /// holder must not learn about.
@@ -309,14 +343,62 @@ async fn list_endpoints(State(state): State<ApiState>) -> Json<Value> {
 
 async fn list_records(
     State(endpoint): State<Endpoint>,
+    State(pages): State<Arc<PageCache>>,
     Extension(restriction): Extension<Restriction>,
+    NoCache(no_cache): NoCache,
     uri: Uri,
 ) -> Result<Response, ApiError> {
     crate::metrics::endpoint_request(endpoint.decl().name);
+    // The same query string is the same request (anything unparsable was refused before it
+    // could be kept).
+    let key = restriction
+        .is_none()
+        .then(|| PageKey::List(uri.query().unwrap_or_default()));
+    if let Some(page) = key.filter(|_| !no_cache).and_then(|key| pages.get(key)) {
+        return Ok(page_response(page, ShowScanned(true)));
+    }
+    let version = pages.version();
     let mut query = list_params(&uri)?;
     let show = restriction.apply(&mut query);
-    let page = run_query(endpoint, query).await?;
+    let page = CachedPage::from(run_query(endpoint, query).await?);
+    if let Some(key) = key {
+        pages.put(version, key, &page);
+    }
     Ok(page_response(page, show))
+}
+
+/// `Cache-Control: no-cache` (or `no-store`): the client asks for an answer computed now
+/// rather than one kept since the last commit.
+struct NoCache(bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for NoCache {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<NoCache, Self::Rejection> {
+        let asks = parts.headers.get_all(CACHE_CONTROL).iter().any(|value| {
+            value.to_str().is_ok_and(|text| {
+                text.split(',').any(|directive| {
+                    let directive = directive.trim();
+                    directive.eq_ignore_ascii_case("no-cache")
+                        || directive.eq_ignore_ascii_case("no-store")
+                })
+            })
+        });
+        Ok(NoCache(asks))
+    }
+}
+
+impl From<JsonPage> for CachedPage {
+    fn from(page: JsonPage) -> CachedPage {
+        CachedPage {
+            json: Bytes::from(page.json),
+            // Cursors are base64url: always a valid header value.
+            next_cursor: page
+                .next_cursor
+                .and_then(|c| HeaderValue::from_str(&c).ok()),
+            scanned: page.scanned,
+        }
+    }
 }
 
 /// Runs a query in place when it reads about a page at most (redb reads take microseconds;
@@ -331,26 +413,22 @@ async fn run_query(endpoint: Endpoint, query: Query) -> Result<JsonPage, ApiErro
 }
 
 /// JSON bytes as a response.
-fn json_response(json: Vec<u8>) -> Response {
+fn json_response(json: impl Into<axum::body::Body>) -> Response {
     (
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        json,
+        json.into(),
     )
         .into_response()
 }
 
 /// A page as Dozer's JSON array of rows, its cursor and scan count in headers.
-fn page_response(page: JsonPage, show: ShowScanned) -> Response {
+fn page_response(page: CachedPage, show: ShowScanned) -> Response {
     let mut response = json_response(page.json);
     let headers = response.headers_mut();
     if show.0 {
         headers.insert(ROWS_SCANNED_HEADER, HeaderValue::from(page.scanned));
     }
-    // Cursors are base64url: always a valid header value.
-    if let Some(cursor) = page
-        .next_cursor
-        .and_then(|c| HeaderValue::from_str(&c).ok())
-    {
+    if let Some(cursor) = page.next_cursor {
         headers.insert(NEXT_CURSOR_HEADER, cursor);
     }
     response
@@ -402,14 +480,27 @@ async fn get_record(
 
 async fn query_records(
     State(endpoint): State<Endpoint>,
+    State(pages): State<Arc<PageCache>>,
     Extension(restriction): Extension<Restriction>,
+    NoCache(no_cache): NoCache,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     crate::metrics::endpoint_request(endpoint.decl().name);
-    let mut query = body_query(&endpoint, &headers, body)?;
+    let body = checked_body(&headers, body)?;
+    // The same body is the same query (a body that does not parse was refused before it could
+    // be kept).
+    let key = restriction.is_none().then_some(PageKey::Query(&body));
+    if let Some(page) = key.filter(|_| !no_cache).and_then(|key| pages.get(key)) {
+        return Ok(page_response(page, ShowScanned(true)));
+    }
+    let version = pages.version();
+    let mut query = Query::from_body(&body, endpoint.decl().fields)?;
     let show = restriction.apply(&mut query);
-    let page = run_query(endpoint, query).await?;
+    let page = CachedPage::from(run_query(endpoint, query).await?);
+    if let Some(key) = key {
+        pages.put(version, key, &page);
+    }
     Ok(page_response(page, show))
 }
 
@@ -440,6 +531,15 @@ fn body_query(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Query, ApiError> {
+    let body = checked_body(headers, body)?;
+    Query::from_body(&body, endpoint.decl().fields)
+}
+
+/// A query body that was read whole and declares no content type other than JSON's.
+fn checked_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
     let body = body.map_err(|e| {
         ApiError::bad_request(format!("cannot read the request body: {}", e.body_text()))
     })?;
@@ -463,7 +563,7 @@ fn body_query(
             }
         }
     }
-    Query::from_body(&body, endpoint.decl().fields)
+    Ok(body)
 }
 
 /// Runs a redb read off the async workers: a filtered count or a sort scans the whole table.

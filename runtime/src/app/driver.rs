@@ -87,7 +87,7 @@ impl Driver {
             let txn = self.store.begin_write()?;
             self.pipeline.initialize()?;
             self.pipeline.flush(&txn)?;
-            txn.commit().map_err(StoreError::from)?;
+            self.store.commit_unpositioned(txn)?;
             self.feed.discard();
         }
         let mut open: Option<OpenTxn> = None;

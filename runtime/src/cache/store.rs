@@ -64,6 +64,9 @@ pub struct Store {
     /// The committed position, kept in memory: every API response reports it, and reading it
     /// from the database would cost each a read transaction of its own.
     position: Arc<AtomicU64>,
+    /// Commits that changed what readers see, counted since the store was opened: the clock of
+    /// the REST API's page cache.
+    version: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -84,6 +87,7 @@ impl Store {
         Ok(Store {
             db: Arc::new(db),
             position: Arc::new(AtomicU64::new(position)),
+            version: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -148,7 +152,23 @@ impl Store {
         let position = bump_position(&txn)?;
         txn.commit()?;
         self.position.store(position, Ordering::Release);
+        self.version.fetch_add(1, Ordering::AcqRel);
         Ok(position)
+    }
+
+    /// Commits `txn`, which changed results without applying a source transaction (the
+    /// results over no input), leaving the position where it was.
+    pub(crate) fn commit_unpositioned(&self, txn: WriteTransaction) -> Result<(), StoreError> {
+        txn.commit()?;
+        self.version.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// The number of commits readers can see made through this store since it was opened
+    /// ([`Store::commit`] and [`Store::commit_unpositioned`]): a read that starts after
+    /// reading `n` here sees every change committed up to the `n`th.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 }
 
