@@ -1,6 +1,8 @@
-//! The ingestion loop, on its own thread: apply each source transaction as one atomic commit
-//! (file sources: one new file; Postgres: one upstream transaction, or the snapshot), repeat
-//! until asked to stop.
+//! The ingestion loop, on its own thread: apply each source transaction atomically (file
+//! sources: one new file; Postgres: one upstream transaction, or the snapshot), repeat until
+//! asked to stop. A backlog shares commits: files found together, and Postgres transactions
+//! that arrived whole while the one before was applied, commit together, so a hot key is
+//! written once per commit rather than once per source transaction.
 
 use super::progress::SnapshotBar;
 use super::{DynPipeline, PipelineError};
@@ -25,6 +27,10 @@ const NOTABLE_TIME: Duration = Duration::from_secs(1);
 const FLUSH_ROWS: usize = 1 << 19;
 /// Rows of files found together past which no further file joins the commit.
 const COMMIT_ROWS: usize = 1 << 20;
+/// Rows of waiting Postgres transactions past which no further one joins the commit.
+const GROUP_ROWS: usize = 1 << 16;
+/// How long waiting Postgres transactions may keep joining a commit.
+const GROUP_TIME: Duration = Duration::from_millis(50);
 
 pub(crate) struct Driver {
     pub pipeline: Box<dyn DynPipeline>,
@@ -66,11 +72,19 @@ pub(crate) struct PostgresFeed {
     pub connections: Vec<(String, Arc<LsnProgress>)>,
 }
 
-/// A Postgres transaction being applied across several batches.
+/// A cache transaction holding Postgres transactions of one connection: complete ones waiting
+/// to be committed together, or one being applied across several batches (never both: a
+/// transaction that arrives in parts starts a commit of its own, so that if it is withdrawn,
+/// nothing complete goes with it).
 struct OpenTxn {
     connection: usize,
     txn: WriteTransaction,
-    /// The sources it changed: each ends a transaction at the commit.
+    /// The end of the last complete Postgres transaction applied in it.
+    complete_end: Option<u64>,
+    /// Whether the last Postgres transaction in it is still incomplete.
+    partial: bool,
+    /// The sources the current Postgres transaction changed: each ends a transaction when it
+    /// ends.
     sources: BTreeSet<usize>,
     rows: usize,
     /// Rows applied since the last flush.
@@ -91,6 +105,8 @@ impl Driver {
             self.feed.discard();
         }
         let mut open: Option<OpenTxn> = None;
+        // A message taken off the feed to see whether a backlog waits; handled next.
+        let mut waiting: Option<Incoming> = None;
         let mut next_file_poll = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             // Files are read between Postgres transactions, never inside one.
@@ -109,8 +125,12 @@ impl Driver {
                 sleep_unless_stopped(wait, &self.stop);
                 continue;
             };
-            match feed.incoming.recv_timeout(wait.min(WAKE_INTERVAL)) {
-                Ok(message) => self.handle(message, &mut open)?,
+            let message = match waiting.take() {
+                Some(message) => Ok(message),
+                None => feed.incoming.recv_timeout(wait.min(WAKE_INTERVAL)),
+            };
+            match message {
+                Ok(message) => self.handle(message, &mut open, &mut waiting)?,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     if self.stop.load(Ordering::Relaxed) {
@@ -122,7 +142,11 @@ impl Driver {
                 }
             }
         }
-        // An incomplete transaction is dropped uncommitted: it is read again after a restart.
+        // Complete transactions are committed; an incomplete one is dropped uncommitted: it is
+        // read again after a restart.
+        if let Some(open) = open.filter(|open| !open.partial) {
+            self.commit_postgres(open)?;
+        }
         Ok(())
     }
 
@@ -130,7 +154,21 @@ impl Driver {
         &mut self,
         message: Incoming,
         open: &mut Option<OpenTxn>,
+        waiting: &mut Option<Incoming>,
     ) -> Result<(), PipelineError> {
+        // Complete transactions waiting for their commit go first when what comes cannot join
+        // them: another connection's, or a transaction arriving in parts (it may be withdrawn).
+        let joins = |open: &OpenTxn| match &message {
+            Incoming::Batch {
+                connection,
+                end: Some(_),
+                ..
+            } => *connection == open.connection,
+            _ => false,
+        };
+        if let Some(current) = open.take_if(|open| !open.partial && !joins(open)) {
+            self.commit_postgres(current)?;
+        }
         match message {
             Incoming::Failed(error) => Err(error),
             Incoming::Abort { connection } => {
@@ -170,6 +208,8 @@ impl Driver {
                             self.feed.begin();
                             self.store.begin_write()?
                         },
+                        complete_end: None,
+                        partial: true,
                         sources: BTreeSet::new(),
                         rows: 0,
                         unflushed: 0,
@@ -196,9 +236,29 @@ impl Driver {
                     self.pipeline.flush(&current.txn)?;
                     current.unflushed = 0;
                 }
-                if let Some(end) = end {
-                    if let Some(current) = open.take() {
-                        self.commit_postgres(current, end)?;
+                let Some(end) = end else {
+                    current.partial = true;
+                    return Ok(());
+                };
+                // The upstream transaction is complete: its sources end a transaction (TTL
+                // watermarks move only here).
+                for source in std::mem::take(&mut current.sources) {
+                    self.pipeline.end_transaction(source)?;
+                }
+                current.partial = false;
+                current.complete_end = Some(end);
+                // A backlog joins this commit: the next message is already here.
+                let roomy = current.rows < GROUP_ROWS && current.started.elapsed() < GROUP_TIME;
+                let next = match (&self.postgres, roomy) {
+                    (Some(feed), true) => feed.incoming.try_recv().ok(),
+                    _ => None,
+                };
+                match next {
+                    Some(next) => *waiting = Some(next),
+                    None => {
+                        if let Some(current) = open.take() {
+                            self.commit_postgres(current)?;
+                        }
                     }
                 }
                 Ok(())
@@ -206,14 +266,17 @@ impl Driver {
         }
     }
 
-    fn commit_postgres(&mut self, open: OpenTxn, end: u64) -> Result<(), PipelineError> {
+    /// Commits the complete Postgres transactions `open` holds.
+    fn commit_postgres(&mut self, open: OpenTxn) -> Result<(), PipelineError> {
         let Some(feed) = &self.postgres else {
             return Err(PipelineError::Internal("no Postgres feed".into()));
         };
         let (name, progress) = &feed.connections[open.connection];
-        for &source in &open.sources {
-            self.pipeline.end_transaction(source)?;
-        }
+        let Some(end) = open.complete_end.filter(|_| !open.partial) else {
+            return Err(PipelineError::Internal(
+                "a commit of an incomplete Postgres transaction".into(),
+            ));
+        };
         self.pipeline.flush(&open.txn)?;
         write_source_lsn(&open.txn, name, end)?;
         let position = self.store.commit(open.txn)?;
