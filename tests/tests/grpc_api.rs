@@ -233,7 +233,8 @@ fn on_event_streams_committed_source_changes_through_a_filter() -> anyhow::Resul
 
     let before = running.position();
     // Four transactions: an insert, an update that moves a row into Spain, one that moves a
-    // Spanish row out of it, and a delete.
+    // Spanish row out of it, and a delete. Each is applied before the next is written: a
+    // backlog would share a commit, and events are the net change per commit.
     for sql in [
         "INSERT INTO sales VALUES (100, 'Spain', 9.99, '2024-03-05 10:00', 'new')",
         "UPDATE sales SET country = 'Spain' WHERE id = 1",
@@ -241,8 +242,8 @@ fn on_event_streams_committed_source_changes_through_a_filter() -> anyhow::Resul
         "DELETE FROM sales WHERE id = 2",
     ] {
         oracle.client.batch_execute(sql)?;
+        catch_up(&mut oracle, &running)?;
     }
-    catch_up(&mut oracle, &running)?;
 
     let events = |lines: std::io::Lines<BufReader<std::process::ChildStdout>>| -> Vec<Value> {
         lines
